@@ -1,0 +1,272 @@
+/**
+ * Every setting of sessionkeeper, read from the environment or from a typed
+ * options object, defaulted and validated once, in one place. An invalid value
+ * throws a ConfigError whose message is one line naming the variable, the
+ * value and what is allowed.
+ */
+import { randomBytes } from 'node:crypto';
+import { parseDurationMs } from './duration.ts';
+import type { StoreKind } from './store.ts';
+
+export type CookieType = 'persistent' | 'browser';
+export type LogFormat = 'json' | 'pretty';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** The validated settings. Durations in ms, sizes in bytes. */
+export interface SessionkeeperConfig {
+  /** `SESSION_STORE`: which backend holds sessions. */
+  store: StoreKind;
+  /** `SESSION_FILE_DIR`: directory of the file store, created if missing. */
+  fileDir: string;
+  /** `SESSION_PG_TABLE`: table of the postgres store, optionally `schema.table`. */
+  pgTable: string;
+  /** `REDIS_URL`. */
+  redisUrl: string;
+  /** `DATABASE_URL`: required when `store` is `postgres`. */
+  databaseUrl: string | undefined;
+  /** `SESSION_TTL`: idle lifetime. */
+  idleTtlMs: number;
+  /** `SESSION_ABSOLUTE_TTL`: hard limit from creation; 0 = none. */
+  absoluteTtlMs: number;
+  /** `SESSION_COOKIE`: whether the cookie carries an expiry. The server-side TTL applies to both. */
+  cookieType: CookieType;
+  /** `SESSION_COOKIE_NAME`. */
+  cookieName: string;
+  /** `SESSION_KEYS`: cookie-signing keys, newest first. */
+  keys: string[];
+  /** True when `keys` were generated because none were configured outside production. */
+  keysGenerated: boolean;
+  /** `SESSION_SWEEP_INTERVAL`. */
+  sweepIntervalMs: number;
+  /** `SESSION_MAX_COUNT`: cap on live sessions; 0 = no cap. */
+  maxCount: number;
+  /** `UPLOAD_MAX_BYTES`: largest upload the reference site accepts. */
+  uploadMaxBytes: number;
+  /** `ADMIN_USER`. */
+  adminUser: string;
+  /** `ADMIN_PASSWORD`: the dashboard refuses every request while it is unset. */
+  adminPassword: string | undefined;
+  /** `PORT`. */
+  port: number;
+  /** `HOST`. */
+  host: string;
+  /** `TRUST_PROXY`: trust `X-Forwarded-*` from a reverse proxy. */
+  trustProxy: boolean;
+  /** `LOG_LEVEL`. */
+  logLevel: LogLevel;
+  /** `LOG_FORMAT`. */
+  logFormat: LogFormat;
+  /** `NODE_ENV=production`: keys required, cookies `Secure`. */
+  production: boolean;
+}
+
+/** What a library user may pass: any subset of the settings, in their validated types. */
+export type SessionkeeperOptions = Partial<Omit<SessionkeeperConfig, 'keysGenerated'>>;
+
+/** A setting had a value outside what it allows. */
+export class ConfigError extends Error {
+  constructor(readonly setting: string, message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+type Key = keyof SessionkeeperOptions;
+
+/** How one setting is read from its environment variable and checked. */
+interface Setting<K extends Key> {
+  env: string;
+  /** Text for the error message: what values are allowed. */
+  allowed: string;
+  /** Converts the variable's text; undefined means the text is not allowed. */
+  parse: (text: string) => SessionkeeperConfig[K] | undefined;
+  /** Checks a typed value (from options, or parsed from the environment). */
+  check: (value: unknown) => boolean;
+  /** Shown instead of the value in errors (passwords, URLs with credentials). */
+  secret?: boolean;
+}
+
+const oneOf = <T extends string>(...values: T[]) => ({
+  allowed: values.join(', '),
+  parse: (text: string) => (values as string[]).includes(text) ? (text as T) : undefined,
+  check: (value: unknown) => typeof value === 'string' && (values as string[]).includes(value),
+});
+
+const integer = (min: number, max: number) => ({
+  allowed: `a whole number from ${min} to ${max}`,
+  parse: (text: string) => (/^\d{1,15}$/.test(text) ? Number(text) : undefined),
+  check: (value: unknown) => Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max,
+});
+
+const DAY_MS = 86_400_000;
+const duration = (minMs: number, allowZero: boolean) => ({
+  allowed: `a duration like 90s, 30m, 12h, 7d or a number of seconds${allowZero ? ' (0 = none)' : ''}, at least ${minMs / 1000}s and at most 365d`,
+  parse: parseDurationMs,
+  check: (value: unknown) =>
+    Number.isSafeInteger(value) &&
+    ((allowZero && value === 0) || ((value as number) >= minMs && (value as number) <= 365 * DAY_MS)),
+});
+
+const text = (pattern: RegExp, allowed: string) => ({
+  allowed,
+  parse: (value: string) => (pattern.test(value) ? value : undefined),
+  check: (value: unknown) => typeof value === 'string' && pattern.test(value),
+});
+
+const url = (protocols: string[]) => ({
+  allowed: `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+  parse: (value: string) => (isUrl(value, protocols) ? value : undefined),
+  check: (value: unknown) => typeof value === 'string' && isUrl(value, protocols),
+  secret: true,
+});
+
+function isUrl(value: string, protocols: string[]): boolean {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+const boolean = {
+  allowed: 'true or false',
+  parse: (value: string) => (value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : undefined),
+  check: (value: unknown) => typeof value === 'boolean',
+};
+
+/** Identifiers PostgreSQL accepts unquoted, optionally schema-qualified; no quoting games. */
+const PG_TABLE_PATTERN = /^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$/;
+const COOKIE_NAME_PATTERN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+const KEY_LIST_PATTERN = /^[^,\s]{16,}(,[^,\s]{16,})*$/;
+
+/** The table of settings: environment variable, parser and check for each option. */
+const SETTINGS: { [K in Key]-?: Setting<K> } = {
+  store: { env: 'SESSION_STORE', ...oneOf<StoreKind>('file', 'redis', 'postgres') },
+  fileDir: { env: 'SESSION_FILE_DIR', ...text(/^[^\0]{1,4096}$/, 'a directory path') },
+  pgTable: {
+    env: 'SESSION_PG_TABLE',
+    ...text(PG_TABLE_PATTERN, 'a lower-case identifier (letters, digits, _; at most 63), optionally schema.table'),
+  },
+  redisUrl: { env: 'REDIS_URL', ...url(['redis:', 'rediss:']) },
+  databaseUrl: { env: 'DATABASE_URL', ...url(['postgres:', 'postgresql:']) },
+  idleTtlMs: { env: 'SESSION_TTL', ...duration(1000, false) },
+  absoluteTtlMs: { env: 'SESSION_ABSOLUTE_TTL', ...duration(1000, true) },
+  cookieType: { env: 'SESSION_COOKIE', ...oneOf<CookieType>('persistent', 'browser') },
+  cookieName: { env: 'SESSION_COOKIE_NAME', ...text(COOKIE_NAME_PATTERN, 'a cookie name of 1 to 64 token characters') },
+  keys: {
+    env: 'SESSION_KEYS',
+    allowed: 'comma-separated keys of at least 16 characters each, no spaces',
+    parse: (value) => (KEY_LIST_PATTERN.test(value) ? value.split(',') : undefined),
+    check: (value) => Array.isArray(value) && value.length > 0 && value.every((k) => typeof k === 'string' && /^[^,\s]{16,}$/.test(k)),
+    secret: true,
+  },
+  sweepIntervalMs: { env: 'SESSION_SWEEP_INTERVAL', ...duration(1000, false) },
+  maxCount: { env: 'SESSION_MAX_COUNT', ...integer(0, 1_000_000_000) },
+  uploadMaxBytes: { env: 'UPLOAD_MAX_BYTES', ...integer(1, 1024 * 1024 * 1024) },
+  adminUser: { env: 'ADMIN_USER', ...text(/^[^:\s]{1,128}$/, 'a user name of 1 to 128 characters without spaces or colons') },
+  adminPassword: {
+    env: 'ADMIN_PASSWORD',
+    ...text(/^.{8,1024}$/, 'a password of at least 8 characters'),
+    secret: true,
+  },
+  port: { env: 'PORT', ...integer(0, 65535) },
+  host: { env: 'HOST', ...text(/^[A-Za-z0-9.:_-]{1,255}$/, 'a host name or IP address') },
+  trustProxy: { env: 'TRUST_PROXY', ...boolean },
+  logLevel: { env: 'LOG_LEVEL', ...oneOf<LogLevel>('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
+  logFormat: { env: 'LOG_FORMAT', ...oneOf<LogFormat>('json', 'pretty') },
+  production: { env: 'NODE_ENV', ...boolean, allowed: 'any value (production means production)', parse: (value) => value === 'production' },
+};
+
+/** The defaults, in one place (`logFormat` depends on whether stdout is a terminal). */
+export function defaultOptions(isTty = Boolean(process.stdout.isTTY)): Required<Omit<SessionkeeperOptions, 'databaseUrl' | 'adminPassword' | 'keys'>> {
+  return {
+    store: 'file',
+    fileDir: './var/sessions',
+    pgTable: 'sessionkeeper_sessions',
+    redisUrl: 'redis://127.0.0.1:6379',
+    idleTtlMs: 30 * 60_000,
+    absoluteTtlMs: DAY_MS,
+    cookieType: 'persistent',
+    cookieName: 'sid',
+    sweepIntervalMs: 60_000,
+    maxCount: 0,
+    uploadMaxBytes: 1_048_576,
+    adminUser: 'admin',
+    port: 3000,
+    host: '127.0.0.1',
+    trustProxy: false,
+    logLevel: 'info',
+    logFormat: isTty ? 'pretty' : 'json',
+    production: false,
+  };
+}
+
+/** Reads the options that are set in an environment; an empty variable counts as unset. */
+export function optionsFromEnv(env: Env = process.env): SessionkeeperOptions {
+  const options: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(SETTINGS) as [Key, Setting<Key>][]) {
+    const raw = env[setting.env];
+    if (raw === undefined || raw === '') continue;
+    const value = setting.parse(raw);
+    if (value === undefined) throw invalid(setting, raw);
+    options[key] = value;
+  }
+  return options as SessionkeeperOptions;
+}
+
+/**
+ * Applies defaults to options and validates the result. Throws ConfigError
+ * for the first invalid or missing setting.
+ */
+export function resolveConfig(options: SessionkeeperOptions = {}, isTty?: boolean): SessionkeeperConfig {
+  const merged: Record<string, unknown> = { ...defaultOptions(isTty) };
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) merged[key] = value;
+
+  for (const [key, setting] of Object.entries(SETTINGS) as [Key, Setting<Key>][]) {
+    const value = merged[key];
+    if (value !== undefined && !setting.check(value)) throw invalid(setting, value, key);
+  }
+  const config = merged as unknown as SessionkeeperConfig;
+  if (config.store === 'postgres' && !config.databaseUrl) {
+    throw new ConfigError('DATABASE_URL', 'DATABASE_URL is required when SESSION_STORE=postgres: set it to a URL like postgres://user@127.0.0.1:5432/db');
+  }
+  if (config.absoluteTtlMs !== 0 && config.absoluteTtlMs < config.idleTtlMs) {
+    throw new ConfigError(
+      'SESSION_ABSOLUTE_TTL',
+      `SESSION_ABSOLUTE_TTL=${config.absoluteTtlMs / 1000}s is shorter than SESSION_TTL=${config.idleTtlMs / 1000}s: it must be 0 (none) or at least the idle TTL`,
+    );
+  }
+  if (!config.keys) {
+    if (config.production) {
+      throw new ConfigError('SESSION_KEYS', 'SESSION_KEYS is required when NODE_ENV=production: set comma-separated random keys of at least 16 characters, newest first');
+    }
+    config.keys = [randomBytes(32).toString('base64url')];
+    config.keysGenerated = true;
+  } else {
+    config.keysGenerated = false;
+  }
+  return config;
+}
+
+/** Reads, defaults and validates the settings of an environment. */
+export function loadConfig(env: Env = process.env, isTty?: boolean): SessionkeeperConfig {
+  return resolveConfig(optionsFromEnv(env), isTty);
+}
+
+function invalid(setting: Setting<Key>, value: unknown, option?: string): ConfigError {
+  const shown = setting.secret ? '(hidden)' : JSON.stringify(value);
+  const name = option ? `${setting.env} (option ${option})` : setting.env;
+  return new ConfigError(setting.env, `${name}=${shown} is not valid: expected ${setting.allowed}`);
+}
+
+/** A URL with any password replaced, for logs and the dashboard. */
+export function redactUrl(value: string): string {
+  try {
+    const parsed = new URL(value);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}

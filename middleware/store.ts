@@ -1,0 +1,128 @@
+/**
+ * The one contract every sessionkeeper store implements: what koa-session needs
+ * (read, write, extend, destroy) and what operators need (list, count, purge).
+ *
+ * Stores never see a raw session id. They are keyed by the session's public id,
+ * a SHA-256 digest of the raw id (see `ids.ts`), so a dump of a store gives no
+ * usable cookie. All times are milliseconds since the Unix epoch.
+ */
+
+/** The backends sessionkeeper ships. */
+export type StoreKind = 'file' | 'redis' | 'postgres';
+
+/** What the application keeps in a session: koa-session's JSON, without its `_`-prefixed bookkeeping. */
+export type SessionData = Record<string, unknown>;
+
+/** One stored session. */
+export interface SessionRecord {
+  /** The application's data. */
+  data: SessionData;
+  /** When the session was first stored (ms). Drives the absolute timeout. */
+  createdAt: number;
+  /** When a request last used the session (ms). */
+  lastSeenAt: number;
+  /** When the session expires (ms): the earlier of idle and absolute expiry. */
+  expiresAt: number;
+}
+
+/** What the dashboard shows of a session: never the values it holds. */
+export interface SessionSummary {
+  /** Public id (digest of the raw id), safe to show and log. */
+  id: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  /** Size of the stored data as UTF-8 JSON, in bytes. */
+  sizeBytes: number;
+  /** Names of the top-level keys the session holds. */
+  keys: string[];
+}
+
+/** Orders of the session list. */
+export type ListSort = 'activity' | 'expiry';
+
+export interface ListOptions {
+  /** Page size, 1..1000. */
+  limit: number;
+  /** Opaque cursor returned as `nextCursor` by the previous page; absent for the first page. */
+  cursor?: string;
+  /** `activity`: most recently used first. `expiry`: soonest to expire first. */
+  sort: ListSort;
+  /** Sessions with `expiresAt <= now` are not live and are not listed. */
+  now: number;
+}
+
+export interface SessionPage {
+  sessions: SessionSummary[];
+  /** Cursor of the next page, or null when this page is the last. */
+  nextCursor: string | null;
+}
+
+/**
+ * A session store. Every method rejects with a `StoreUnavailableError` (or the
+ * driver's own error, which the caller wraps) when the backend cannot answer;
+ * "not found" and "expired" are never errors.
+ */
+export interface SessionStore {
+  /** Which backend this is. */
+  readonly kind: StoreKind;
+  /** Where the sessions live, for operators (a directory, a host, a table); never contains a password. */
+  readonly location: string;
+
+  /** Creates tables, directories or scripts the store needs; safe to call from several processes at once. */
+  init(): Promise<void>;
+  /** The live session with this public id, or undefined when it is missing or expired at `now`. */
+  get(id: string, now: number): Promise<SessionRecord | undefined>;
+  /** Stores a new session, replacing any session with the same id. */
+  create(id: string, record: SessionRecord): Promise<void>;
+  /**
+   * Replaces the data and times of a session that still exists and has not expired at `now`.
+   * Returns false, writing nothing, when it is gone: a destroyed session is never brought back.
+   */
+  update(id: string, record: SessionRecord, now: number): Promise<boolean>;
+  /**
+   * Moves `lastSeenAt` and `expiresAt` of a live session forward without rewriting its data.
+   * Returns false, writing nothing, when the session is gone or expired at `now`.
+   */
+  touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean>;
+  /** Removes a session. Returns true when this call removed it, false when it was not there. */
+  destroy(id: string): Promise<boolean>;
+  /** One page of live sessions, without loading the whole store. */
+  list(options: ListOptions): Promise<SessionPage>;
+  /** How many live (unexpired at `now`) sessions the store holds. */
+  count(now: number): Promise<number>;
+  /**
+   * Removes up to `batchSize` sessions that expired at or before `now` and returns their ids.
+   * Atomic per session: when several processes purge at once, each id is returned by exactly one call.
+   */
+  purgeExpired(now: number, batchSize: number): Promise<string[]>;
+  /**
+   * Removes up to `count` live sessions, those nearest to expiry first, and returns their ids
+   * (each id returned by exactly one call, as with `purgeExpired`).
+   */
+  evictNearestExpiry(count: number): Promise<string[]>;
+  /** Removes every session, live or expired, and returns how many there were. */
+  destroyAll(): Promise<number>;
+  /** Resolves when the backend answers, rejects otherwise. */
+  ping(): Promise<void>;
+  /** Releases what the store opened itself (a pool or client it was given stays open). */
+  close(): Promise<void>;
+}
+
+/** The store did not answer, or answered with an error: requests get 503. */
+export class StoreUnavailableError extends Error {
+  readonly status = 503;
+  readonly expose = true;
+  constructor(readonly storeKind: StoreKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** Size of session data as stored: UTF-8 JSON bytes. */
+export function dataSizeBytes(data: SessionData): number {
+  return Buffer.byteLength(JSON.stringify(data), 'utf8');
+}
+
+/** Page sizes accepted by `list`. */
+export const MAX_PAGE_SIZE = 1000;
