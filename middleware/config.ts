@@ -209,7 +209,7 @@ export function optionsFromEnv(env: Env = process.env): SessionkeeperOptions {
     const raw = env[setting.env];
     if (raw === undefined || raw === '') continue;
     const value = setting.parse(raw);
-    if (value === undefined) throw invalid(setting, raw);
+    if (value === undefined || !setting.check(value)) throw invalid(setting, raw);
     options[key] = value;
   }
   return options as SessionkeeperOptions;

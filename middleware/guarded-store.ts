@@ -1,0 +1,80 @@
+import type { Logger } from './logger.ts';
+import {
+  StoreUnavailableError,
+  type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type StoreKind,
+} from './store.ts';
+import { InvalidCursorError } from './cursor.ts';
+
+/** Default bound on one store call: well under the 5 s SPEC.md allows for a 503. */
+export const DEFAULT_STORE_TIMEOUT_MS = 3000;
+
+/**
+ * Wraps a store so that every call is bounded in time and every failure
+ * becomes a StoreUnavailableError (503). The cause is logged once when the
+ * store stops answering and once when it answers again, not on every request.
+ */
+export class GuardedStore implements SessionStore {
+  readonly kind: StoreKind;
+  readonly location: string;
+  #down = false;
+
+  constructor(readonly inner: SessionStore, private readonly logger: Logger, private readonly timeoutMs = DEFAULT_STORE_TIMEOUT_MS) {
+    this.kind = inner.kind;
+    this.location = inner.location;
+  }
+
+  /** True while the last call failed. */
+  get down(): boolean {
+    return this.#down;
+  }
+
+  init(): Promise<void> { return this.#run('init', () => this.inner.init()); }
+  get(id: string, now: number): Promise<SessionRecord | undefined> { return this.#run('get', () => this.inner.get(id, now)); }
+  create(id: string, record: SessionRecord): Promise<void> { return this.#run('create', () => this.inner.create(id, record)); }
+  update(id: string, record: SessionRecord, now: number): Promise<boolean> { return this.#run('update', () => this.inner.update(id, record, now)); }
+  touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
+    return this.#run('touch', () => this.inner.touch(id, lastSeenAt, expiresAt, now));
+  }
+  destroy(id: string): Promise<boolean> { return this.#run('destroy', () => this.inner.destroy(id)); }
+  list(options: ListOptions): Promise<SessionPage> { return this.#run('list', () => this.inner.list(options)); }
+  count(now: number): Promise<number> { return this.#run('count', () => this.inner.count(now)); }
+  purgeExpired(now: number, batchSize: number): Promise<string[]> { return this.#run('purgeExpired', () => this.inner.purgeExpired(now, batchSize)); }
+  evictNearestExpiry(count: number): Promise<string[]> { return this.#run('evictNearestExpiry', () => this.inner.evictNearestExpiry(count)); }
+  destroyAll(): Promise<number> { return this.#run('destroyAll', () => this.inner.destroyAll()); }
+  ping(): Promise<void> { return this.#run('ping', () => this.inner.ping()); }
+  /** Closing is not bounded by the guard: it must finish to release sockets. */
+  close(): Promise<void> { return this.inner.close(); }
+
+  async #run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const pending = call();
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      const result = await Promise.race([pending, timeout]);
+      this.#markUp();
+      return result;
+    } catch (cause) {
+      // A bad cursor is the caller's mistake, not the store's.
+      if (cause instanceof InvalidCursorError) throw cause;
+      pending.catch(() => {}); // the late answer of a timed-out call is dropped
+      this.#markDown(operation, cause);
+      throw new StoreUnavailableError(this.kind, `The ${this.kind} session store is not answering.`, { cause });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #markDown(operation: string, cause: unknown): void {
+    if (this.#down) return;
+    this.#down = true;
+    this.logger.error({ store: this.kind, location: this.location, operation, err: cause }, 'session store unavailable');
+  }
+
+  #markUp(): void {
+    if (!this.#down) return;
+    this.#down = false;
+    this.logger.info({ store: this.kind, location: this.location }, 'session store answering again');
+  }
+}

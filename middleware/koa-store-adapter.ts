@@ -1,0 +1,122 @@
+import type { Context } from 'koa';
+import type { DestroyedBy, SessionEvents } from './events.ts';
+import { isWellFormedSessionId, publicIdOf } from './ids.ts';
+import type { SessionData, SessionStore } from './store.ts';
+
+/** The idle and absolute limits of a session, in ms (absolute 0 = none). */
+export interface LifetimePolicy {
+  idleTtlMs: number;
+  absoluteTtlMs: number;
+}
+
+/** What this request loaded: the public id and creation time of its session. */
+interface LoadedSession {
+  id: string;
+  createdAt: number;
+}
+
+/** Per-request notes, keyed by the Koa context so nothing leaks between requests. */
+const loaded = new WeakMap<Context, LoadedSession>();
+const endedBy = new WeakMap<Context, DestroyedBy>();
+const regenerating = new WeakMap<Context, { previousSid?: string }>();
+
+/** When a session created at `createdAt` and used at `now` expires. */
+export function expiryOf(policy: LifetimePolicy, createdAt: number, now: number): number {
+  const idle = now + policy.idleTtlMs;
+  return policy.absoluteTtlMs > 0 ? Math.min(idle, createdAt + policy.absoluteTtlMs) : idle;
+}
+
+/** Ends the request's session now, recording who ended it for the `session.destroyed` event. */
+export function endSession(ctx: Context, by: DestroyedBy = 'app'): void {
+  endedBy.set(ctx, by);
+  ctx.session = null;
+}
+
+/**
+ * Gives the request's session a new id (after a login, say) and keeps its data;
+ * logged as `session.regenerated` with the previous public id.
+ */
+export async function regenerateSession(ctx: Context): Promise<void> {
+  regenerating.set(ctx, {});
+  try {
+    await ctx.session?.regenerate();
+  } finally {
+    regenerating.delete(ctx);
+  }
+}
+
+/** The public id of the session this request loaded or created, if any. */
+export function sessionPublicId(ctx: Context): string | undefined {
+  return loaded.get(ctx)?.id;
+}
+
+/** koa-session always passes the request's context; its types mark it optional. */
+function contextOf(options: { ctx?: unknown }): Context {
+  if (!options.ctx) throw new TypeError('sessionkeeper: the store was called without a Koa context');
+  return options.ctx as Context;
+}
+
+/** koa-session's bookkeeping fields start with `_`; they are not the application's data. */
+function applicationData(json: Record<string, unknown>): SessionData {
+  const data: SessionData = {};
+  for (const [key, value] of Object.entries(json)) if (!key.startsWith('_')) data[key] = value;
+  return data;
+}
+
+/**
+ * koa-session's external-store contract over a SessionStore. It hashes raw ids
+ * into public ids, enforces idle and absolute expiry on the server whatever the
+ * cookie says (koa-session's `maxAge`, possibly the string `'session'`, is
+ * ignored), never resurrects a session someone destroyed, and records the
+ * lifecycle events.
+ */
+export class KoaStoreAdapter {
+  constructor(
+    private readonly store: SessionStore,
+    private readonly events: SessionEvents,
+    private readonly policy: LifetimePolicy,
+  ) {}
+
+  async get(rawId: string, _maxAge: unknown, options: { ctx?: unknown }): Promise<SessionData | undefined> {
+    const ctx = contextOf(options);
+    // A cookie we could not have issued costs no store read.
+    if (!isWellFormedSessionId(rawId)) return undefined;
+    const id = publicIdOf(rawId);
+    const record = await this.store.get(id, Date.now());
+    if (!record) return undefined;
+    loaded.set(ctx, { id, createdAt: record.createdAt });
+    return record.data;
+  }
+
+  async set(rawId: string, json: Record<string, unknown>, _maxAge: unknown, options: { changed: boolean; ctx?: unknown }): Promise<void> {
+    const ctx = contextOf(options);
+    const id = publicIdOf(rawId);
+    const now = Date.now();
+    const data = applicationData(json);
+    const session = loaded.get(ctx);
+    if (session?.id === id) {
+      const expiresAt = expiryOf(this.policy, session.createdAt, now);
+      // Only extend or rewrite a session that still exists: a concurrent logout or an operator's purge wins.
+      if (options.changed) await this.store.update(id, { data, createdAt: session.createdAt, lastSeenAt: now, expiresAt }, now);
+      else await this.store.touch(id, now, expiresAt, now);
+      return;
+    }
+    await this.store.create(id, { data, createdAt: now, lastSeenAt: now, expiresAt: expiryOf(this.policy, now, now) });
+    loaded.set(ctx, { id, createdAt: now });
+    const previousSid = regenerating.get(ctx)?.previousSid;
+    if (previousSid) this.events.record('session.regenerated', { sid: id, previousSid });
+    else this.events.record('session.created', { sid: id });
+  }
+
+  async destroy(rawId: string, options: { ctx?: unknown }): Promise<void> {
+    const ctx = contextOf(options);
+    if (!isWellFormedSessionId(rawId)) return;
+    const id = publicIdOf(rawId);
+    const removed = await this.store.destroy(id);
+    loaded.delete(ctx);
+    if (!removed) return;
+    const regeneration = regenerating.get(ctx);
+    if (regeneration) regeneration.previousSid = id;
+    else this.events.record('session.destroyed', { sid: id, by: endedBy.get(ctx) ?? 'app' });
+  }
+}

@@ -1,0 +1,92 @@
+import type Koa from 'koa';
+import createSession from 'koa-session';
+import { resolveConfig, type SessionkeeperConfig, type SessionkeeperOptions } from './config.ts';
+import { createStore } from './create-store.ts';
+import { SessionEvents } from './events.ts';
+import { GuardedStore, DEFAULT_STORE_TIMEOUT_MS } from './guarded-store.ts';
+import { newSessionId } from './ids.ts';
+import { KoaStoreAdapter } from './koa-store-adapter.ts';
+import { createLogger, type Logger } from './logger.ts';
+import type { SessionStore } from './store.ts';
+import { Sweeper } from './sweeper.ts';
+
+/** Extra wiring a library user may pass beside the settings. */
+export interface SessionkeeperDependencies {
+  /** A pino logger to use instead of one built from `logLevel`/`logFormat`. */
+  logger?: Logger;
+  /** A store to use instead of the one `store` names (a custom backend, or one sharing your client/pool). */
+  store?: SessionStore;
+  /** Bound on each store call before the request gets 503 (ms). */
+  storeTimeoutMs?: number;
+}
+
+/** A running sessionkeeper: the middleware and what the dashboard and the server need. */
+export interface Sessionkeeper {
+  /** The Koa middleware: `app.use(sessions.middleware)`. */
+  middleware: Koa.Middleware;
+  config: SessionkeeperConfig;
+  /** The store, every call bounded in time and mapped to 503 on failure. */
+  store: GuardedStore;
+  /** Lifecycle events: subscribe with `sessions.events.on('session.expired', …)`. */
+  events: SessionEvents;
+  sweeper: Sweeper;
+  logger: Logger;
+  /** Stops the sweeper and closes the store (only what sessionkeeper opened). */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the session middleware for a Koa app: configures signed cookies on
+ * `app.keys`, opens and initialises the store (a store that does not answer
+ * yet is logged, not fatal: requests get 503 until it does), and starts the
+ * sweeper.
+ */
+export async function createSessionkeeper(
+  app: Koa,
+  options: SessionkeeperOptions | SessionkeeperConfig = {},
+  dependencies: SessionkeeperDependencies = {},
+): Promise<Sessionkeeper> {
+  const config = 'keysGenerated' in options ? options : resolveConfig(options);
+  const logger = dependencies.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  if (config.keysGenerated) {
+    logger.warn('SESSION_KEYS is not set: signing cookies with a random key, so sessions end when the process restarts. Set SESSION_KEYS in production.');
+  }
+  const inner = dependencies.store ?? createStore(config, (err) => logger.debug({ err, store: config.store }, 'session store connection error'));
+  const store = new GuardedStore(inner, logger, dependencies.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS);
+  const events = new SessionEvents(logger, store.kind);
+  await store.init().catch(() => undefined); // logged by the guard; the store retries on use
+
+  app.keys = config.keys;
+  app.proxy = config.trustProxy;
+  const middleware = createSession(
+    {
+      key: config.cookieName,
+      // 'session': the cookie ends with the browser; the server-side TTL still applies.
+      maxAge: config.cookieType === 'browser' ? 'session' : config.idleTtlMs,
+      rolling: true,
+      renew: false,
+      httpOnly: true,
+      signed: true,
+      sameSite: 'lax',
+      secure: config.production,
+      genid: newSessionId,
+      store: new KoaStoreAdapter(store, events, config),
+    },
+    app,
+  ) as Koa.Middleware;
+
+  const sweeper = new Sweeper(store, events, logger, config);
+  sweeper.start();
+  return {
+    middleware,
+    config,
+    store,
+    events,
+    sweeper,
+    logger,
+    async close() {
+      await sweeper.stop();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * The file store's index: a walk of the session directory that learns each
+ * session's expiry and last activity from `stat` alone (the store keeps them in
+ * a file's mtime and atime), and a bounded selection that keeps only the best
+ * few entries of a walk. Nothing here reads a file's content.
+ */
+import { lstat, opendir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isWellFormedPublicId } from '../ids.ts';
+
+/** Suffix of session files: `<public id>.json`. */
+export const SESSION_FILE_SUFFIX = '.json';
+/** Prefix of the temporary files of atomic writes; never a public id, so never taken for a session. */
+export const TEMP_FILE_PREFIX = '.tmp-';
+/** How many `stat` calls (or unlinks) run at once: enough to keep the thread pool busy, bounded memory. */
+const IO_CONCURRENCY = 64;
+
+/** What `stat` tells of one session file. The content stays authoritative: verify before acting. */
+export interface SessionFileHint {
+  id: string;
+  /** The file's mtime, which the store sets to the session's expiry (ms). */
+  expiresAt: number;
+  /** The file's atime, which the store sets to the session's last activity (ms). */
+  lastSeenAt: number;
+}
+
+export interface DirectoryVisitor {
+  /** Called for every regular file named `<public id>.json`; the walk waits for what it returns. */
+  session(hint: SessionFileHint): void | Promise<void>;
+  /** Called for every temporary file, with its ctime (ms); omit it to skip temporary files. */
+  tempFile?(name: string, changedAtMs: number): void | Promise<void>;
+}
+
+/** The public id a directory entry stands for, or undefined for temporary and foreign files. */
+export function sessionIdOfFileName(name: string): string | undefined {
+  if (!name.endsWith(SESSION_FILE_SUFFIX)) return undefined;
+  const id = name.slice(0, -SESSION_FILE_SUFFIX.length);
+  return isWellFormedPublicId(id) ? id : undefined;
+}
+
+/** Walks `dir` with `opendir` and `stat` (never reading contents), calling the visitor for each file. */
+export async function walkSessionDirectory(dir: string, visitor: DirectoryVisitor): Promise<void> {
+  let names: string[] = [];
+  const statBatch = async () => {
+    const batch = names;
+    names = [];
+    await mapConcurrently(batch, async (name) => {
+      const stats = await statUnlessGone(join(dir, name));
+      if (!stats?.isFile()) return;
+      const id = sessionIdOfFileName(name);
+      // utimes stores seconds as a double: round off the sub-millisecond noise.
+      if (id) await visitor.session({ id, expiresAt: Math.round(stats.mtimeMs), lastSeenAt: Math.round(stats.atimeMs) });
+      else await visitor.tempFile?.(name, stats.ctimeMs);
+    });
+  };
+  for await (const entry of await opendir(dir)) {
+    const wanted = sessionIdOfFileName(entry.name) !== undefined || (visitor.tempFile && entry.name.startsWith(TEMP_FILE_PREFIX));
+    if (!wanted) continue;
+    names.push(entry.name);
+    if (names.length === IO_CONCURRENCY) await statBatch();
+  }
+  await statBatch();
+}
+
+/** Runs `task` over `items`, at most IO_CONCURRENCY at a time (file descriptors are finite), results in order. */
+export async function mapConcurrently<T, R>(items: readonly T[], task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (let start = 0; start < items.length; start += IO_CONCURRENCY) {
+    results.push(...(await Promise.all(items.slice(start, start + IO_CONCURRENCY).map(task))));
+  }
+  return results;
+}
+
+/** `lstat`, so a symlink is never taken for a session file; a file removed since the directory read is skipped. */
+async function statUnlessGone(path: string) {
+  try {
+    return await lstat(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Keeps the `capacity` lowest values offered (by `compare`), in order, without
+ * holding the others: a sorted array that never grows past `capacity`.
+ */
+export class BoundedSelection<T> {
+  private readonly kept: T[] = [];
+
+  constructor(
+    private readonly capacity: number,
+    private readonly compare: (a: T, b: T) => number,
+  ) {}
+
+  offer(value: T): void {
+    const { kept, capacity, compare } = this;
+    if (capacity <= 0) return;
+    if (kept.length === capacity && compare(value, kept[kept.length - 1]!) >= 0) return;
+    let low = 0;
+    let high = kept.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (compare(kept[middle]!, value) <= 0) low = middle + 1;
+      else high = middle;
+    }
+    kept.splice(low, 0, value);
+    if (kept.length > capacity) kept.pop();
+  }
+
+  /** The kept values, lowest first. */
+  values(): readonly T[] {
+    return this.kept;
+  }
+}

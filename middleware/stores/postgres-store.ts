@@ -1,0 +1,257 @@
+/**
+ * The PostgreSQL store: one row per session in a table it creates itself, keyed
+ * by public id. Expiry, listing and purging are index range scans on
+ * (expires_at_ms, id) and (last_seen_at_ms, id).
+ */
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { dataSizeBytes } from '../store.ts';
+import type { ListOptions, SessionPage, SessionRecord, SessionStore, SessionSummary } from '../store.ts';
+
+export interface PostgresStoreOptions {
+  /** A pool the caller owns: the store uses it and never ends it. */
+  pool?: pg.Pool;
+  /** A connection URL: the store opens its own pool and ends it in `close()`. */
+  connectionString?: string;
+  /** Table, optionally `schema.table`: lower-case identifiers only. Default `sessionkeeper_sessions`. */
+  table?: string;
+  /** Called with errors of idle clients of the store's own pool (a database restart, say); ignored by default. */
+  onBackgroundError?: (err: Error) => void;
+}
+
+/** The same identifiers config accepts: unquoted lower-case names, so quoting them changes nothing. */
+const TABLE_PATTERN = /^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$/;
+const DEFAULT_TABLE = 'sessionkeeper_sessions';
+const MAX_IDENTIFIER_LENGTH = 63;
+
+/** Short timeouts so a database that is down or restarting fails requests quickly instead of hanging them. */
+const OWN_POOL_SETTINGS = {
+  max: 10,
+  idleTimeoutMillis: 30_000,
+  connectionTimeoutMillis: 2_000,
+  statement_timeout: 3_000,
+  query_timeout: 4_000,
+} satisfies pg.PoolConfig;
+
+const SUMMARY_COLUMNS = 'id, created_at_ms, last_seen_at_ms, expires_at_ms, size_bytes, key_names';
+
+interface SummaryRow {
+  id: string;
+  created_at_ms: string;
+  last_seen_at_ms: string;
+  expires_at_ms: string;
+  size_bytes: number;
+  key_names: string[];
+}
+
+/** Sessions in a PostgreSQL table. */
+export class PostgresStore implements SessionStore {
+  readonly kind = 'postgres';
+  readonly location: string;
+  private readonly pool: pg.Pool;
+  private readonly ownsPool: boolean;
+  private readonly table: string;
+  private readonly tableName: string;
+  private readonly schemaName: string | undefined;
+  private ready: Promise<void> | undefined;
+
+  constructor(options: PostgresStoreOptions) {
+    const table = options.table ?? DEFAULT_TABLE;
+    if (!TABLE_PATTERN.test(table)) {
+      throw new Error(
+        `PostgresStore: table ${JSON.stringify(table)} is not valid: expected a lower-case identifier (letters, digits, _; at most 63), optionally schema.table`,
+      );
+    }
+    if (!options.pool === !options.connectionString) {
+      throw new Error('PostgresStore: pass exactly one of pool (yours to end) or connectionString (the store opens and ends its pool)');
+    }
+    const parts = table.split('.');
+    this.tableName = parts.pop()!;
+    this.schemaName = parts[0];
+    this.table = [this.schemaName, this.tableName].filter(Boolean).map((part) => `"${part}"`).join('.');
+    this.ownsPool = !options.pool;
+    this.pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, ...OWN_POOL_SETTINGS });
+    if (this.ownsPool) this.pool.on('error', options.onBackgroundError ?? (() => {}));
+    this.location = options.pool ? `postgres (shared pool) table ${table}` : `${describeServer(options.connectionString!)} table ${table}`;
+  }
+
+  /** Creates the table and indexes once; a failed attempt is retried by the next call. */
+  init(): Promise<void> {
+    this.ready ??= this.createSchema().catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
+    return this.ready;
+  }
+
+  async get(id: string, now: number): Promise<SessionRecord | undefined> {
+    const { rows } = await this.query(
+      `SELECT data, created_at_ms, last_seen_at_ms, expires_at_ms FROM ${this.table} WHERE id = $1 AND expires_at_ms > $2`,
+      [id, now],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return { data: row.data, createdAt: Number(row.created_at_ms), lastSeenAt: Number(row.last_seen_at_ms), expiresAt: Number(row.expires_at_ms) };
+  }
+
+  async create(id: string, record: SessionRecord): Promise<void> {
+    await this.query(
+      `INSERT INTO ${this.table} (id, data, key_names, created_at_ms, last_seen_at_ms, expires_at_ms, size_bytes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, key_names = EXCLUDED.key_names, created_at_ms = EXCLUDED.created_at_ms,
+         last_seen_at_ms = EXCLUDED.last_seen_at_ms, expires_at_ms = EXCLUDED.expires_at_ms, size_bytes = EXCLUDED.size_bytes`,
+      rowValues(id, record),
+    );
+  }
+
+  async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
+    const { rowCount } = await this.query(
+      `UPDATE ${this.table} SET data = $2, key_names = $3, created_at_ms = $4, last_seen_at_ms = $5, expires_at_ms = $6, size_bytes = $7
+       WHERE id = $1 AND expires_at_ms > $8`,
+      [...rowValues(id, record), now],
+    );
+    return rowCount === 1;
+  }
+
+  async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
+    const { rowCount } = await this.query(
+      `UPDATE ${this.table} SET last_seen_at_ms = $2, expires_at_ms = $3 WHERE id = $1 AND expires_at_ms > $4`,
+      [id, lastSeenAt, expiresAt, now],
+    );
+    return rowCount === 1;
+  }
+
+  async destroy(id: string): Promise<boolean> {
+    const { rowCount } = await this.query(`DELETE FROM ${this.table} WHERE id = $1`, [id]);
+    return rowCount === 1;
+  }
+
+  /** Keyset pagination on the sort column and id: one index range scan per page, limit + 1 rows to see whether more follow. */
+  async list({ limit, cursor, sort, now }: ListOptions): Promise<SessionPage> {
+    const [column, direction, comparison] = sort === 'expiry' ? ['expires_at_ms', 'ASC', '>'] : ['last_seen_at_ms', 'DESC', '<'];
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    const { rows } = await this.query<SummaryRow>(
+      `SELECT ${SUMMARY_COLUMNS} FROM ${this.table}
+       WHERE expires_at_ms > $1 ${after ? `AND (${column}, id) ${comparison} ($3, $4)` : ''}
+       ORDER BY ${column} ${direction}, id ${direction} LIMIT $2`,
+      after ? [now, limit + 1, after.score, after.id] : [now, limit + 1],
+    );
+    const sessions = rows.slice(0, limit).map(toSummary);
+    const last = sessions.at(-1);
+    const nextCursor = rows.length > limit && last ? encodeCursor({ score: sort === 'expiry' ? last.expiresAt : last.lastSeenAt, id: last.id }) : null;
+    return { sessions, nextCursor };
+  }
+
+  async count(now: number): Promise<number> {
+    const { rows } = await this.query(`SELECT count(*) AS live FROM ${this.table} WHERE expires_at_ms > $1`, [now]);
+    return Number(rows[0].live);
+  }
+
+  /** SKIP LOCKED lets concurrent sweepers take disjoint batches, so each id is returned by one caller only. */
+  async purgeExpired(now: number, batchSize: number): Promise<string[]> {
+    return this.deleteReturningIds(`WHERE expires_at_ms <= $1 ORDER BY expires_at_ms, id LIMIT $2`, [now, batchSize]);
+  }
+
+  /** The contract passes no `now`, so live means unexpired by this process's clock, the one callers take `now` from. */
+  async evictNearestExpiry(count: number): Promise<string[]> {
+    return this.deleteReturningIds(`WHERE expires_at_ms > $1 ORDER BY expires_at_ms, id LIMIT $2`, [Date.now(), count]);
+  }
+
+  async destroyAll(): Promise<number> {
+    const { rowCount } = await this.query(`DELETE FROM ${this.table}`);
+    return rowCount ?? 0;
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsPool) await this.pool.end();
+  }
+
+  /** Serialised by an advisory lock: concurrent CREATE TABLE IF NOT EXISTS can still collide on pg_type. */
+  private async createSchema(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [this.lockKey()]);
+      if (this.schemaName) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schemaName}"`);
+      // json, not jsonb: it keeps the data exactly as written, including \u0000 and key order, like the other stores.
+      // key_names is kept apart so listing reads neither values nor parses them.
+      await client.query(`CREATE TABLE IF NOT EXISTS ${this.table} (
+        id text COLLATE "C" PRIMARY KEY,
+        data json NOT NULL,
+        key_names json NOT NULL,
+        created_at_ms bigint NOT NULL,
+        last_seen_at_ms bigint NOT NULL,
+        expires_at_ms bigint NOT NULL,
+        size_bytes integer NOT NULL
+      )`);
+      await client.query(`CREATE INDEX IF NOT EXISTS "${this.indexName('expiry')}" ON ${this.table} (expires_at_ms, id)`);
+      await client.query(`CREATE INDEX IF NOT EXISTS "${this.indexName('activity')}" ON ${this.table} (last_seen_at_ms, id)`);
+      await client.query('COMMIT');
+      client.release();
+    } catch (err) {
+      // Discarding the connection rolls the transaction back.
+      client.release(err as Error);
+      throw err;
+    }
+  }
+
+  private async query<Row extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<pg.QueryResult<Row>> {
+    await this.init();
+    return this.pool.query<Row>(sql, values);
+  }
+
+  /** `= ANY(ARRAY(…))` runs the locking subquery once, then deletes by primary key: no semi-join over the whole table. */
+  private async deleteReturningIds(selection: string, values: unknown[]): Promise<string[]> {
+    const { rows } = await this.query<{ id: string }>(
+      `DELETE FROM ${this.table} WHERE id = ANY(ARRAY(SELECT id FROM ${this.table} ${selection} FOR UPDATE SKIP LOCKED)) RETURNING id`,
+      values,
+    );
+    return rows.map((row) => row.id);
+  }
+
+  /** A constant per table, so only processes creating the same table wait for each other. */
+  private lockKey(): string {
+    return this.digest().readBigInt64BE(0).toString();
+  }
+
+  /** `<table>_<suffix>`, or a shortened name with a digest when that would pass PostgreSQL's 63-byte limit and be truncated. */
+  private indexName(suffix: string): string {
+    const name = `${this.tableName}_${suffix}`;
+    if (name.length <= MAX_IDENTIFIER_LENGTH) return name;
+    return `${this.tableName.slice(0, 40)}_${this.digest().toString('hex').slice(0, 8)}_${suffix}`;
+  }
+
+  private digest(): Buffer {
+    return createHash('sha256').update(`sessionkeeper:${this.schemaName ?? ''}.${this.tableName}`).digest();
+  }
+}
+
+function rowValues(id: string, { data, createdAt, lastSeenAt, expiresAt }: SessionRecord): unknown[] {
+  return [id, JSON.stringify(data), JSON.stringify(Object.keys(data)), createdAt, lastSeenAt, expiresAt, dataSizeBytes(data)];
+}
+
+function toSummary(row: SummaryRow): SessionSummary {
+  return {
+    id: row.id,
+    createdAt: Number(row.created_at_ms),
+    lastSeenAt: Number(row.last_seen_at_ms),
+    expiresAt: Number(row.expires_at_ms),
+    sizeBytes: row.size_bytes,
+    keys: row.key_names,
+  };
+}
+
+/** `host:port/database` of a connection URL: never its user or password. */
+function describeServer(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    return `${url.hostname || 'localhost'}:${url.port || '5432'}${url.pathname}`;
+  } catch {
+    return 'postgres (unparsable URL)';
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * The Redis store: one hash per session (`<prefix>s:<id>`, fields c, l, e, d)
+ * with a native expiry, plus two sorted sets indexing the ids by expiry
+ * (`<prefix>exp`) and by last activity (`<prefix>act`). Listing, counting and
+ * sweeping read the indexes, never SCAN; every write that must be atomic
+ * (conditional updates, purges, evictions) is one Lua script.
+ */
+import { createHash } from 'node:crypto';
+import { createClient, type RedisClientType } from 'redis';
+import { redactUrl } from '../config.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { dataSizeBytes, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
+
+export interface RedisStoreOptions {
+  /** A node-redis v5 client the caller owns (and connects): the store uses it and never closes it. */
+  client?: RedisClientType;
+  /** A connection URL: the store creates its own client, connects it in `init()` and closes it in `close()`. */
+  url?: string;
+  /** Start of every key the store touches. Default `sessionkeeper:`. */
+  prefix?: string;
+  /**
+   * How long after its expiry Redis drops a session by itself. The sweeper normally removes (and logs) it
+   * first; the native expiry only guarantees nothing is kept forever when nobody sweeps. Default 10 minutes.
+   */
+  expiryGraceMs?: number;
+  /** Called with the errors of the store's own client (connection lost, reconnect failed); ignored by default. */
+  onBackgroundError?: (err: Error) => void;
+}
+
+const DEFAULT_PREFIX = 'sessionkeeper:';
+const DEFAULT_EXPIRY_GRACE_MS = 10 * 60_000;
+const CONNECT_TIMEOUT_MS = 2_000;
+const MAX_RECONNECT_DELAY_MS = 2_000;
+const SCAN_COUNT = 1_000;
+
+interface Script {
+  text: string;
+  sha: string;
+}
+
+function script(text: string): Script {
+  return { text, sha: createHash('sha1').update(text).digest('hex') };
+}
+
+/** update and touch: writes only while the session exists and is unexpired, so a destroyed session never comes back. */
+const WRITE_IF_LIVE = script(`
+local expiresAt = redis.call('HGET', KEYS[1], 'e')
+if not expiresAt or tonumber(expiresAt) <= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+return 1`);
+
+/** purgeExpired and evictNearestExpiry: atomic, so concurrent callers never return the same id. */
+const REMOVE_BY_EXPIRY = script(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[3], 'LIMIT', 0, ARGV[4])
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('DEL', ARGV[1] .. id)
+end
+return ids`);
+
+/**
+ * One page of an index, strictly after the cursor (score, id), skipping sessions that are gone or expired.
+ * Equal scores are ordered by id in byte order, as Redis orders them; the cursor's place among them is
+ * found by binary search over ranks, so a large group of equal scores is never read whole.
+ * Returns rows {id, score, c, l, e, d}.
+ */
+const LIST_PAGE = script(`
+local function less(a, b)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local function rankPast(key, score, id, orEqual)
+  local lo = redis.call('ZCOUNT', key, '-inf', '(' .. score)
+  local hi = lo + redis.call('ZCOUNT', key, score, score)
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local member = redis.call('ZRANGE', key, mid, mid)[1]
+    if less(member, id) or (orEqual and member == id) then lo = mid + 1 else hi = mid end
+  end
+  return lo
+end
+local key, prefix, now, want, desc = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == 'desc'
+local pos
+if desc then pos = redis.call('ZCARD', key) - 1 else pos = redis.call('ZCOUNT', key, '-inf', ARGV[2]) end
+if ARGV[5] then
+  local rank = rankPast(key, ARGV[5], ARGV[6], not desc)
+  if desc then pos = math.min(pos, rank - 1) else pos = math.max(pos, rank) end
+end
+local rows = {}
+while #rows < want and pos >= 0 do
+  local lo, hi = pos, pos + want - 1
+  if desc then lo, hi = math.max(0, pos - want + 1), pos end
+  local batch = redis.call('ZRANGE', key, lo, hi, 'WITHSCORES')
+  if #batch == 0 then break end
+  local first, last, step = 1, #batch - 1, 2
+  if desc then first, last, step = #batch - 1, 1, -2 end
+  for i = first, last, step do
+    if #rows == want then break end
+    local f = redis.call('HMGET', prefix .. batch[i], 'c', 'l', 'e', 'd')
+    if f[3] and tonumber(f[3]) > now then rows[#rows + 1] = {batch[i], batch[i + 1], f[1], f[2], f[3], f[4]} end
+  end
+  if desc then pos = lo - 1 else pos = hi + 1 end
+end
+return rows`);
+
+/** Sessions in Redis. */
+export class RedisStore implements SessionStore {
+  readonly kind = 'redis';
+  readonly location: string;
+  private readonly client: RedisClientType;
+  private readonly ownsClient: boolean;
+  private readonly prefix: string;
+  private readonly sessionPrefix: string;
+  private readonly expiryIndex: string;
+  private readonly activityIndex: string;
+  private readonly expiryGraceMs: number;
+
+  constructor(options: RedisStoreOptions) {
+    if (!options.client === !options.url) {
+      throw new Error('RedisStore: pass exactly one of client (yours to close) or url (the store opens and closes its client)');
+    }
+    this.ownsClient = !options.client;
+    this.client = options.client ?? this.createOwnClient(options.url!, options.onBackgroundError ?? (() => {}));
+    this.location = options.url ? redactUrl(options.url) : 'redis (shared client)';
+    this.prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.sessionPrefix = `${this.prefix}s:`;
+    this.expiryIndex = `${this.prefix}exp`;
+    this.activityIndex = `${this.prefix}act`;
+    this.expiryGraceMs = options.expiryGraceMs ?? DEFAULT_EXPIRY_GRACE_MS;
+  }
+
+  /**
+   * Connects the store's own client and loads the scripts. Rejects with the first connection error instead
+   * of waiting for Redis; the client keeps reconnecting in the background, and calls made meanwhile reject at once.
+   */
+  async init(): Promise<void> {
+    if (this.ownsClient && !this.client.isReady) await this.connectOrFail();
+    await Promise.all([WRITE_IF_LIVE, REMOVE_BY_EXPIRY, LIST_PAGE].map((s) => this.client.scriptLoad(s.text)));
+  }
+
+  async get(id: string, now: number): Promise<SessionRecord | undefined> {
+    const [c, l, e, d] = await this.client.hmGet(this.sessionKey(id), ['c', 'l', 'e', 'd']);
+    if (!c || !l || !e || !d || Number(e) <= now) return undefined;
+    return { data: JSON.parse(d), createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e) };
+  }
+
+  async create(id: string, record: SessionRecord): Promise<void> {
+    const key = this.sessionKey(id);
+    await this.client
+      .multi()
+      .hSet(key, fields(record))
+      .pExpireAt(key, record.expiresAt + this.expiryGraceMs)
+      .zAdd(this.expiryIndex, { score: record.expiresAt, value: id })
+      .zAdd(this.activityIndex, { score: record.lastSeenAt, value: id })
+      .exec();
+  }
+
+  async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
+    return this.writeIfLive(id, record.lastSeenAt, record.expiresAt, now, fields(record));
+  }
+
+  async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
+    return this.writeIfLive(id, lastSeenAt, expiresAt, now, { l: String(lastSeenAt), e: String(expiresAt) });
+  }
+
+  async destroy(id: string): Promise<boolean> {
+    const [keys, entries] = await this.client
+      .multi()
+      .del(this.sessionKey(id))
+      .zRem(this.expiryIndex, id)
+      .zRem(this.activityIndex, id)
+      .exec();
+    return Number(keys) + Number(entries) > 0;
+  }
+
+  /** One script call per page: limit + 1 rows, the extra one saying whether a next page exists. */
+  async list({ limit, cursor, sort, now }: ListOptions): Promise<SessionPage> {
+    const position = cursor === undefined ? undefined : decodeCursor(cursor);
+    const after = position ? [String(position.score), position.id] : [];
+    const index = sort === 'expiry' ? this.expiryIndex : this.activityIndex;
+    const order = sort === 'expiry' ? 'asc' : 'desc';
+    const rows = (await this.run(LIST_PAGE, [index], [this.sessionPrefix, String(now), String(limit + 1), order, ...after])) as string[][];
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    const nextCursor = rows.length > limit && last ? encodeCursor({ score: Number(last[1]), id: last[0]! }) : null;
+    return { sessions: page.map(toSummary), nextCursor };
+  }
+
+  async count(now: number): Promise<number> {
+    return this.client.zCount(this.expiryIndex, `(${now}`, '+inf');
+  }
+
+  async purgeExpired(now: number, batchSize: number): Promise<string[]> {
+    return this.removeByExpiry('-inf', String(now), batchSize);
+  }
+
+  /** The contract passes no `now`, so live means unexpired by this process's clock, the one callers take `now` from. */
+  async evictNearestExpiry(count: number): Promise<string[]> {
+    return this.removeByExpiry(`(${Date.now()}`, '+inf', count);
+  }
+
+  /**
+   * Unlinks the session hashes (SCAN, never KEYS), then the indexes. The count is the larger of the hashes
+   * found and the expiry index: the index also holds sessions whose hash Redis already dropped after the grace.
+   */
+  async destroyAll(): Promise<number> {
+    let hashes = 0;
+    for await (const keys of this.client.scanIterator({ MATCH: `${escapeGlob(this.sessionPrefix)}*`, COUNT: SCAN_COUNT })) {
+      if (keys.length > 0) hashes += await this.client.unlink(keys);
+    }
+    const [indexed] = await this.client.multi().zCard(this.expiryIndex).del([this.expiryIndex, this.activityIndex]).exec();
+    return Math.max(hashes, Number(indexed));
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient && this.client.isOpen) await this.client.close();
+  }
+
+  /** Fails fast while disconnected (no offline queue) and reconnects forever with capped backoff. */
+  private createOwnClient(url: string, onBackgroundError: (err: Error) => void): RedisClientType {
+    const client: RedisClientType = createClient({
+      url,
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        reconnectStrategy: (retries: number) => Math.min((retries + 1) * 100, MAX_RECONNECT_DELAY_MS),
+      },
+    });
+    // Without a listener, node-redis's 'error' events would crash the process.
+    client.on('error', onBackgroundError);
+    return client;
+  }
+
+  /** Resolves when the client is ready, rejects with the first connection error; reconnecting goes on either way. */
+  private connectOrFail(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onReady = () => {
+        this.client.off('error', onError);
+        resolve();
+      };
+      const onError = (err: Error) => {
+        this.client.off('ready', onReady);
+        reject(err);
+      };
+      this.client.once('ready', onReady).once('error', onError);
+      // Its outcome arrives through the events above; connect() itself only settles once Redis answers.
+      if (!this.client.isOpen) this.client.connect().catch(() => {});
+    });
+  }
+
+  private async writeIfLive(id: string, lastSeenAt: number, expiresAt: number, now: number, changes: Record<string, string>): Promise<boolean> {
+    const args = [now, id, expiresAt, lastSeenAt, expiresAt + this.expiryGraceMs, ...Object.entries(changes).flat()].map(String);
+    return (await this.run(WRITE_IF_LIVE, [this.sessionKey(id), this.expiryIndex, this.activityIndex], args)) === 1;
+  }
+
+  private async removeByExpiry(min: string, max: string, limit: number): Promise<string[]> {
+    // LIMIT with a negative count would mean "all".
+    if (limit < 1) return [];
+    const ids = await this.run(REMOVE_BY_EXPIRY, [this.expiryIndex, this.activityIndex], [this.sessionPrefix, min, max, String(limit)]);
+    return ids as string[];
+  }
+
+  /** EVALSHA, falling back to EVAL (which caches the script again) after a Redis restart or SCRIPT FLUSH. */
+  private async run(lua: Script, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.client.evalSha(lua.sha, { keys, arguments: args });
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.client.eval(lua.text, { keys, arguments: args });
+    }
+  }
+
+  private sessionKey(id: string): string {
+    return `${this.sessionPrefix}${id}`;
+  }
+}
+
+function fields({ data, createdAt, lastSeenAt, expiresAt }: SessionRecord): Record<string, string> {
+  return { c: String(createdAt), l: String(lastSeenAt), e: String(expiresAt), d: JSON.stringify(data) };
+}
+
+function toSummary([id, , c, l, e, d]: string[]): SessionSummary {
+  const data = JSON.parse(d!) as Record<string, unknown>;
+  return { id: id!, createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e), sizeBytes: dataSizeBytes(data), keys: Object.keys(data) };
+}
+
+/** A prefix is literal text, not a SCAN pattern. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}

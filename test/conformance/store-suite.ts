@@ -1,0 +1,295 @@
+/**
+ * The one conformance suite every store passes, run against the real Redis,
+ * the real PostgreSQL and a real directory. A behaviour one store passes and
+ * another fails is a bug, found here.
+ */
+import { describe, test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
+import { InvalidCursorError } from '../../middleware/cursor.ts';
+import { dataSizeBytes, type ListSort, type SessionRecord, type SessionStore, type SessionSummary } from '../../middleware/store.ts';
+
+/** A store on a fresh namespace, plus a way to open more stores on the same namespace (other processes). */
+export interface StoreFixture {
+  store: SessionStore;
+  /** Another store instance over the same data, as a second server process would have. */
+  openPeer(): Promise<SessionStore>;
+  /** Removes the namespace and closes what the fixture opened. */
+  cleanup(): Promise<void>;
+}
+
+const MINUTE = 60_000;
+
+function record(now: number, data: Record<string, unknown> = { user: 'ada' }, expiresInMs = 30 * MINUTE): SessionRecord {
+  return { data, createdAt: now, lastSeenAt: now, expiresAt: now + expiresInMs };
+}
+
+const newId = () => publicIdOf(newSessionId());
+
+/** Reads every page of a listing and returns the ids in order. */
+async function listAll(store: SessionStore, sort: ListSort, limit: number, now: number): Promise<SessionSummary[]> {
+  const all: SessionSummary[] = [];
+  let cursor: string | undefined;
+  for (let pages = 0; pages < 1000; pages++) {
+    const page = await store.list({ limit, cursor, sort, now });
+    assert.ok(page.sessions.length <= limit, 'a page never exceeds its limit');
+    all.push(...page.sessions);
+    if (page.nextCursor === null) return all;
+    cursor = page.nextCursor;
+  }
+  throw new Error('listing did not end');
+}
+
+export function runStoreConformance(name: string, makeFixture: () => Promise<StoreFixture>): void {
+  describe(`${name} store conformance`, () => {
+    let fixture: StoreFixture;
+    let store: SessionStore;
+    beforeEach(async () => {
+      fixture = await makeFixture();
+      store = fixture.store;
+      await store.init();
+    });
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    test('answers ping', async () => {
+      await store.ping();
+    });
+
+    test('round-trips a session with its times and unicode data', async () => {
+      const now = Date.now();
+      const id = newId();
+      const data = { lines: ['héllo', '<script>', '  indented', ''], n: 42, nested: { ok: true } };
+      await store.create(id, record(now, data));
+      assert.deepEqual(await store.get(id, now), record(now, data));
+    });
+
+    test('returns undefined for an unknown id', async () => {
+      assert.equal(await store.get(newId(), Date.now()), undefined);
+    });
+
+    test('never returns a session at or after its expiry, even before it is swept', async () => {
+      const now = Date.now();
+      const id = newId();
+      await store.create(id, record(now, { a: 1 }, 5_000));
+      assert.ok(await store.get(id, now + 4_999));
+      assert.equal(await store.get(id, now + 5_000), undefined);
+      assert.equal(await store.get(id, now + 60_000), undefined);
+    });
+
+    test('create replaces a session with the same id', async () => {
+      const now = Date.now();
+      const id = newId();
+      await store.create(id, record(now, { v: 1 }));
+      await store.create(id, record(now, { v: 2 }));
+      assert.deepEqual((await store.get(id, now))?.data, { v: 2 });
+    });
+
+    test('update rewrites a live session', async () => {
+      const now = Date.now();
+      const id = newId();
+      await store.create(id, record(now, { v: 1 }));
+      const next = { data: { v: 2, extra: 'x' }, createdAt: now, lastSeenAt: now + 10, expiresAt: now + 40 * MINUTE };
+      assert.equal(await store.update(id, next, now + 10), true);
+      assert.deepEqual(await store.get(id, now + 10), next);
+    });
+
+    test('update never brings back a destroyed session', async () => {
+      const now = Date.now();
+      const id = newId();
+      await store.create(id, record(now));
+      assert.equal(await store.destroy(id), true);
+      assert.equal(await store.update(id, record(now, { back: true }), now), false);
+      assert.equal(await store.get(id, now), undefined);
+      assert.equal(await store.count(now), 0);
+    });
+
+    test('update never brings back an expired session', async () => {
+      const now = Date.now();
+      const id = newId();
+      await store.create(id, record(now, { v: 1 }, 1_000));
+      assert.equal(await store.update(id, record(now + 2_000, { v: 2 }), now + 2_000), false);
+      assert.equal(await store.get(id, now + 2_000), undefined);
+    });
+
+    test('touch moves the expiry forward without changing the data (rolling)', async () => {
+      const now = Date.now();
+      const id = newId();
+      await store.create(id, record(now, { keep: 'me' }, 5_000));
+      assert.equal(await store.touch(id, now + 4_000, now + 9_000, now + 4_000), true);
+      const after = await store.get(id, now + 8_000);
+      assert.deepEqual(after, { data: { keep: 'me' }, createdAt: now, lastSeenAt: now + 4_000, expiresAt: now + 9_000 });
+      assert.equal(await store.get(id, now + 9_000), undefined);
+    });
+
+    test('touch never brings back a destroyed or expired session', async () => {
+      const now = Date.now();
+      const destroyed = newId();
+      const expired = newId();
+      await store.create(destroyed, record(now));
+      await store.create(expired, record(now, {}, 1_000));
+      await store.destroy(destroyed);
+      assert.equal(await store.touch(destroyed, now, now + MINUTE, now), false);
+      assert.equal(await store.touch(expired, now + 2_000, now + MINUTE, now + 2_000), false);
+      assert.equal(await store.get(destroyed, now), undefined);
+      assert.equal(await store.get(expired, now + 2_000), undefined);
+    });
+
+    test('destroy reports whether it removed the session', async () => {
+      const now = Date.now();
+      const id = newId();
+      await store.create(id, record(now));
+      assert.equal(await store.destroy(id), true);
+      assert.equal(await store.destroy(id), false);
+      assert.equal(await store.get(id, now), undefined);
+    });
+
+    test('count includes live sessions only', async () => {
+      const now = Date.now();
+      for (let i = 0; i < 4; i++) await store.create(newId(), record(now));
+      for (let i = 0; i < 3; i++) await store.create(newId(), record(now - 2_000, {}, 1_000));
+      assert.equal(await store.count(now), 4);
+    });
+
+    test('summaries give times, size and key names, never values', async () => {
+      const now = Date.now();
+      const id = newId();
+      const data = { lines: ['secret value'], uploadedAt: 'x' };
+      await store.create(id, record(now, data));
+      const page = await store.list({ limit: 10, sort: 'expiry', now });
+      assert.equal(page.nextCursor, null);
+      assert.deepEqual(page.sessions, [
+        { id, createdAt: now, lastSeenAt: now, expiresAt: now + 30 * MINUTE, sizeBytes: dataSizeBytes(data), keys: ['lines', 'uploadedAt'] },
+      ]);
+      assert.ok(!JSON.stringify(page).includes('secret value'));
+    });
+
+    for (const sort of ['expiry', 'activity'] as const) {
+      test(`lists every live session once, in ${sort} order, across pages with tied times`, async () => {
+        const now = Date.now();
+        const live: { id: string; score: number }[] = [];
+        for (let i = 0; i < 23; i++) {
+          const id = newId();
+          // Groups of four share a timestamp, so pages must break ties by id.
+          const t = now - 10 * MINUTE + Math.floor(i / 4) * 1_000;
+          const rec = { data: { i }, createdAt: t, lastSeenAt: t, expiresAt: t + 30 * MINUTE };
+          await store.create(id, rec);
+          live.push({ id, score: sort === 'expiry' ? rec.expiresAt : rec.lastSeenAt });
+        }
+        for (let i = 0; i < 3; i++) await store.create(newId(), record(now - 5_000, { expired: i }, 1_000));
+
+        const listed = await listAll(store, sort, 5, now);
+        const ids = listed.map((s) => s.id);
+        assert.equal(new Set(ids).size, ids.length, 'no session repeats');
+        assert.deepEqual([...ids].sort(), live.map((s) => s.id).sort(), 'no live session is missing, no expired one listed');
+        const scores = listed.map((s) => (sort === 'expiry' ? s.expiresAt : s.lastSeenAt));
+        const ordered = [...scores].sort((a, b) => (sort === 'expiry' ? a - b : b - a));
+        assert.deepEqual(scores, ordered);
+      });
+    }
+
+    test('an empty store lists nothing', async () => {
+      assert.deepEqual(await store.list({ limit: 5, sort: 'activity', now: Date.now() }), { sessions: [], nextCursor: null });
+    });
+
+    test('a forged cursor is refused with InvalidCursorError', async () => {
+      for (const cursor of ['garbage!', 'Zm9v', Buffer.from("1:x' OR 1=1").toString('base64url'), 'x'.repeat(5000)]) {
+        await assert.rejects(store.list({ limit: 5, cursor, sort: 'expiry', now: Date.now() }), InvalidCursorError);
+      }
+    });
+
+    test('purgeExpired removes expired sessions in bounded batches and leaves live ones', async () => {
+      const now = Date.now();
+      const expired = new Set<string>();
+      for (let i = 0; i < 5; i++) {
+        const id = newId();
+        expired.add(id);
+        await store.create(id, record(now - 5_000, { i }, 1_000));
+      }
+      const live: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const id = newId();
+        live.push(id);
+        await store.create(id, record(now));
+      }
+      const removed: string[] = [];
+      for (let round = 0; round < 10; round++) {
+        const batch = await store.purgeExpired(now, 2);
+        assert.ok(batch.length <= 2, 'a batch never exceeds its size');
+        if (batch.length === 0) break;
+        removed.push(...batch);
+      }
+      assert.deepEqual(removed.sort(), [...expired].sort());
+      for (const id of live) assert.ok(await store.get(id, now));
+      assert.equal(await store.count(now), 3);
+    });
+
+    test('two processes purging at once report each expired session exactly once', async () => {
+      const peer = await fixture.openPeer();
+      await peer.init();
+      try {
+        const now = Date.now();
+        const expired: string[] = [];
+        for (let i = 0; i < 40; i++) {
+          const id = newId();
+          expired.push(id);
+          await store.create(id, record(now - 5_000, { i }, 1_000));
+        }
+        const drain = async (s: SessionStore) => {
+          const got: string[] = [];
+          for (;;) {
+            const batch = await s.purgeExpired(now, 7);
+            if (batch.length === 0) return got;
+            got.push(...batch);
+          }
+        };
+        const [a, b] = await Promise.all([drain(store), drain(peer)]);
+        assert.equal(a.filter((id) => b.includes(id)).length, 0, 'no id reported by both');
+        assert.deepEqual([...a, ...b].sort(), [...expired].sort());
+      } finally {
+        await peer.close();
+      }
+    });
+
+    test('a peer process sees the same sessions', async () => {
+      const peer = await fixture.openPeer();
+      await peer.init();
+      try {
+        const now = Date.now();
+        const id = newId();
+        await store.create(id, record(now, { shared: true }));
+        assert.deepEqual((await peer.get(id, now))?.data, { shared: true });
+        assert.equal(await peer.destroy(id), true);
+        assert.equal(await store.get(id, now), undefined);
+      } finally {
+        await peer.close();
+      }
+    });
+
+    test('evictNearestExpiry removes the live sessions closest to expiry first', async () => {
+      const now = Date.now();
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const id = newId();
+        ids.push(id);
+        await store.create(id, record(now, { i }, (i + 1) * MINUTE));
+      }
+      const evicted = await store.evictNearestExpiry(2);
+      assert.deepEqual(evicted.sort(), [ids[0], ids[1]].sort());
+      assert.equal(await store.count(now), 3);
+      assert.equal(await store.get(ids[0]!, now), undefined);
+      assert.ok(await store.get(ids[2]!, now));
+    });
+
+    test('destroyAll removes every session and says how many', async () => {
+      const now = Date.now();
+      for (let i = 0; i < 6; i++) await store.create(newId(), record(now));
+      await store.create(newId(), record(now - 5_000, {}, 1_000));
+      assert.equal(await store.destroyAll(), 7);
+      assert.equal(await store.count(now), 0);
+      assert.deepEqual(await store.purgeExpired(now, 100), []);
+      assert.equal(await store.destroyAll(), 0);
+    });
+  });
+}

@@ -1,0 +1,71 @@
+/**
+ * Real stores on fresh namespaces for tests: a temporary directory, a unique
+ * Redis key prefix, a unique PostgreSQL table. Never a mock.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { SessionStore, StoreKind } from '../../middleware/store.ts';
+import { FileStore } from '../../middleware/stores/file-store.ts';
+import { RedisStore } from '../../middleware/stores/redis-store.ts';
+import { PostgresStore } from '../../middleware/stores/postgres-store.ts';
+
+export const STORE_KINDS: readonly StoreKind[] = ['file', 'redis', 'postgres'];
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Where one test's sessions live, so more stores can be opened on the same data. */
+export interface StoreNamespace {
+  kind: StoreKind;
+  /** Opens a store on this namespace (call init() yourself). */
+  open(): SessionStore;
+  /** Removes everything the namespace holds. */
+  remove(): Promise<void>;
+  /** The settings that point a sessionkeeper config at this namespace (Redis needs `open()` instead: prefixes are not a setting). */
+  settings: { fileDir?: string; pgTable?: string; databaseUrl?: string; redisUrl?: string };
+}
+
+export async function createNamespace(kind: StoreKind): Promise<StoreNamespace> {
+  const suffix = randomBytes(6).toString('hex');
+  switch (kind) {
+    case 'file': {
+      const dir = await mkdtemp(join(tmpdir(), 'sessionkeeper-test-'));
+      return {
+        kind,
+        open: () => new FileStore({ dir }),
+        remove: () => rm(dir, { recursive: true, force: true }),
+        settings: { fileDir: dir },
+      };
+    }
+    case 'redis': {
+      const prefix = `sktest:${suffix}:`;
+      return {
+        kind,
+        open: () => new RedisStore({ url: TEST_REDIS_URL, prefix }),
+        remove: async () => {
+          const store = new RedisStore({ url: TEST_REDIS_URL, prefix });
+          await store.init();
+          await store.destroyAll();
+          await store.close();
+        },
+        settings: { redisUrl: TEST_REDIS_URL },
+      };
+    }
+    case 'postgres': {
+      const table = `sktest_${suffix}`;
+      return {
+        kind,
+        open: () => new PostgresStore({ connectionString: TEST_DATABASE_URL, table }),
+        remove: async () => {
+          const { default: pg } = await import('pg');
+          const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+          await client.connect();
+          await client.query(`DROP TABLE IF EXISTS "${table}"`);
+          await client.end();
+        },
+        settings: { pgTable: table, databaseUrl: TEST_DATABASE_URL },
+      };
+    }
+  }
+}

@@ -1,0 +1,151 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig, resolveConfig } from '../../middleware/config.ts';
+
+describe('configuration', () => {
+  test('every setting has its documented default', () => {
+    const config = loadConfig({}, false);
+    const { keys, ...rest } = config;
+    assert.deepEqual(rest, {
+      store: 'file',
+      fileDir: './var/sessions',
+      pgTable: 'sessionkeeper_sessions',
+      redisUrl: 'redis://127.0.0.1:6379',
+      idleTtlMs: 30 * 60_000,
+      absoluteTtlMs: 24 * 3_600_000,
+      cookieType: 'persistent',
+      cookieName: 'sid',
+      sweepIntervalMs: 60_000,
+      maxCount: 0,
+      uploadMaxBytes: 1_048_576,
+      adminUser: 'admin',
+      port: 3000,
+      host: '127.0.0.1',
+      trustProxy: false,
+      logLevel: 'info',
+      logFormat: 'json',
+      production: false,
+      keysGenerated: true,
+    });
+    assert.equal(keys.length, 1, 'a random signing key outside production');
+    assert.ok(keys[0]!.length >= 32);
+    assert.equal(config.databaseUrl, undefined);
+    assert.equal(config.adminPassword, undefined);
+  });
+
+  test('log format defaults to pretty on a terminal', () => {
+    assert.equal(loadConfig({}, true).logFormat, 'pretty');
+  });
+
+  test('reads every variable', () => {
+    const config = loadConfig({
+      SESSION_STORE: 'postgres',
+      SESSION_FILE_DIR: '/tmp/s',
+      SESSION_PG_TABLE: 'app.sessions',
+      REDIS_URL: 'redis://cache:6380',
+      DATABASE_URL: 'postgres://u:p@db/x',
+      SESSION_TTL: '90s',
+      SESSION_ABSOLUTE_TTL: '7d',
+      SESSION_COOKIE: 'browser',
+      SESSION_COOKIE_NAME: 'app.sid',
+      SESSION_KEYS: 'newest-key-0123456789,older-key-0123456789',
+      SESSION_SWEEP_INTERVAL: '5m',
+      SESSION_MAX_COUNT: '1000',
+      UPLOAD_MAX_BYTES: '2048',
+      ADMIN_USER: 'ops',
+      ADMIN_PASSWORD: 'correct horse',
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      TRUST_PROXY: 'true',
+      LOG_LEVEL: 'debug',
+      LOG_FORMAT: 'pretty',
+      NODE_ENV: 'production',
+    });
+    assert.deepEqual(config, {
+      store: 'postgres',
+      fileDir: '/tmp/s',
+      pgTable: 'app.sessions',
+      redisUrl: 'redis://cache:6380',
+      databaseUrl: 'postgres://u:p@db/x',
+      idleTtlMs: 90_000,
+      absoluteTtlMs: 7 * 86_400_000,
+      cookieType: 'browser',
+      cookieName: 'app.sid',
+      keys: ['newest-key-0123456789', 'older-key-0123456789'],
+      keysGenerated: false,
+      sweepIntervalMs: 300_000,
+      maxCount: 1000,
+      uploadMaxBytes: 2048,
+      adminUser: 'ops',
+      adminPassword: 'correct horse',
+      port: 8080,
+      host: '0.0.0.0',
+      trustProxy: true,
+      logLevel: 'debug',
+      logFormat: 'pretty',
+      production: true,
+    });
+  });
+
+  test('durations accept s, m, h, d and bare seconds; 0 disables the absolute limit', () => {
+    assert.equal(loadConfig({ SESSION_TTL: '45' }).idleTtlMs, 45_000);
+    assert.equal(loadConfig({ SESSION_TTL: '12h' }).idleTtlMs, 12 * 3_600_000);
+    assert.equal(loadConfig({ SESSION_ABSOLUTE_TTL: '0' }).absoluteTtlMs, 0);
+  });
+
+  test('an empty variable counts as unset', () => {
+    assert.equal(loadConfig({ SESSION_STORE: '' }).store, 'file');
+  });
+
+  const invalid: [Record<string, string>, RegExp][] = [
+    [{ SESSION_TTL: 'abc' }, /^SESSION_TTL="abc" is not valid: expected a duration like 90s, 30m, 12h, 7d/],
+    [{ SESSION_TTL: '0' }, /^SESSION_TTL="0" is not valid/],
+    [{ SESSION_TTL: '-5m' }, /^SESSION_TTL="-5m" is not valid/],
+    [{ SESSION_TTL: '1.5h' }, /^SESSION_TTL="1.5h" is not valid/],
+    [{ SESSION_STORE: 'mongo' }, /^SESSION_STORE="mongo" is not valid: expected file, redis, postgres$/],
+    [{ SESSION_PG_TABLE: 'sessions"; drop table users; --' }, /^SESSION_PG_TABLE=.* is not valid: expected a lower-case identifier/],
+    [{ SESSION_PG_TABLE: "o'brien" }, /^SESSION_PG_TABLE="o'brien" is not valid/],
+    [{ SESSION_PG_TABLE: 'a.b.c' }, /^SESSION_PG_TABLE="a.b.c" is not valid/],
+    [{ SESSION_STORE: 'postgres' }, /^DATABASE_URL is required when SESSION_STORE=postgres/],
+    [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL=\(hidden\) is not valid: expected a URL starting with postgres:\/\/ or postgresql:\/\//],
+    [{ REDIS_URL: 'localhost:6379' }, /^REDIS_URL=\(hidden\) is not valid/],
+    [{ SESSION_COOKIE: 'forever' }, /^SESSION_COOKIE="forever" is not valid: expected persistent, browser$/],
+    [{ SESSION_COOKIE_NAME: 'a b' }, /^SESSION_COOKIE_NAME="a b" is not valid/],
+    [{ SESSION_KEYS: 'short' }, /^SESSION_KEYS=\(hidden\) is not valid: expected comma-separated keys of at least 16 characters/],
+    [{ SESSION_KEYS: 'a-long-enough-key-1,,b-long-enough-key-2' }, /^SESSION_KEYS=\(hidden\) is not valid/],
+    [{ NODE_ENV: 'production' }, /^SESSION_KEYS is required when NODE_ENV=production/],
+    [{ SESSION_MAX_COUNT: '-1' }, /^SESSION_MAX_COUNT="-1" is not valid: expected a whole number from 0/],
+    [{ SESSION_MAX_COUNT: 'lots' }, /^SESSION_MAX_COUNT="lots" is not valid/],
+    [{ UPLOAD_MAX_BYTES: '0' }, /^UPLOAD_MAX_BYTES="0" is not valid: expected a whole number from 1/],
+    [{ PORT: '70000' }, /^PORT="70000" is not valid: expected a whole number from 0 to 65535$/],
+    [{ TRUST_PROXY: 'yes' }, /^TRUST_PROXY="yes" is not valid: expected true or false$/],
+    [{ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL="verbose" is not valid/],
+    [{ LOG_FORMAT: 'xml' }, /^LOG_FORMAT="xml" is not valid: expected json, pretty$/],
+    [{ ADMIN_PASSWORD: 'short' }, /^ADMIN_PASSWORD=\(hidden\) is not valid: expected a password of at least 8 characters$/],
+    [{ SESSION_TTL: '2h', SESSION_ABSOLUTE_TTL: '1h' }, /^SESSION_ABSOLUTE_TTL=3600s is shorter than SESSION_TTL=7200s/],
+    [{ SESSION_SWEEP_INTERVAL: '500ms' }, /^SESSION_SWEEP_INTERVAL="500ms" is not valid/],
+  ];
+  for (const [env, message] of invalid) {
+    test(`refuses ${JSON.stringify(env)} with one clear line`, () => {
+      assert.throws(() => loadConfig(env), (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, message);
+        assert.ok(!err.message.includes('\n'), 'one line');
+        return true;
+      });
+    });
+  }
+
+  test('never shows a secret value in an error', () => {
+    for (const env of [{ ADMIN_PASSWORD: 'abc' }, { DATABASE_URL: 'mysql://user:hunter2@db/x' }, { SESSION_KEYS: 'hunter2' }]) {
+      assert.throws(() => loadConfig(env), (err: Error) => !/hunter2|abc/.test(err.message));
+    }
+  });
+
+  test('the options object is checked by the same rules, naming the option', () => {
+    assert.throws(() => resolveConfig({ idleTtlMs: -1 }), { message: /^SESSION_TTL \(option idleTtlMs\)=-1 is not valid/ });
+    assert.throws(() => resolveConfig({ store: 'mongo' as never }), { message: /^SESSION_STORE \(option store\)="mongo" is not valid/ });
+    assert.throws(() => resolveConfig({ keys: [] }), { message: /^SESSION_KEYS \(option keys\)=\(hidden\) is not valid/ });
+    assert.equal(resolveConfig({ maxCount: 0, trustProxy: false }).maxCount, 0, '0 and false survive defaults');
+  });
+});
