@@ -6,14 +6,20 @@
  * (conditional updates, purges, evictions) is one Lua script.
  */
 import { createHash } from 'node:crypto';
-import { createClient, type RedisClientType } from 'redis';
+import { createClient, type RedisClientType, type RespVersions } from 'redis';
 import { redactUrl } from '../config.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { dataSizeBytes, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
 
+/**
+ * Any node-redis v5 client, as `createClient()` returns it: RESP 2 or 3, any modules, functions or scripts
+ * (the store uses none of them). A `typeMapping` is refused, since the store reads replies as strings and numbers.
+ */
+export type RedisStoreClient = RedisClientType<any, any, any, RespVersions>;
+
 export interface RedisStoreOptions {
   /** A node-redis v5 client the caller owns (and connects): the store uses it and never closes it. */
-  client?: RedisClientType;
+  client?: RedisStoreClient;
   /** A connection URL: the store creates its own client, connects it in `init()` and closes it in `close()`. */
   url?: string;
   /** Start of every key the store touches. Default `sessionkeeper:`. */
@@ -114,7 +120,7 @@ return rows`);
 export class RedisStore implements SessionStore {
   readonly kind = 'redis';
   readonly location: string;
-  private readonly client: RedisClientType;
+  private readonly client: RedisStoreClient;
   private readonly ownsClient: boolean;
   private readonly prefix: string;
   private readonly sessionPrefix: string;
@@ -228,8 +234,8 @@ export class RedisStore implements SessionStore {
   }
 
   /** Fails fast while disconnected (no offline queue) and reconnects forever with capped backoff. */
-  private createOwnClient(url: string, onBackgroundError: (err: Error) => void): RedisClientType {
-    const client: RedisClientType = createClient({
+  private createOwnClient(url: string, onBackgroundError: (err: Error) => void): RedisStoreClient {
+    const client = createClient({
       url,
       disableOfflineQueue: true,
       socket: {

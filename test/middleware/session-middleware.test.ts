@@ -1,0 +1,292 @@
+import { describe, test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import request from 'supertest';
+import { createHmac } from 'node:crypto';
+import { publicIdOf } from '../../middleware/ids.ts';
+import type { LifecycleEvent } from '../../middleware/events.ts';
+import { RedisStore } from '../../middleware/stores/redis-store.ts';
+import { STORE_KINDS } from '../helpers/store-fixtures.ts';
+import { createSessionApp, TEST_KEYS, type SessionApp } from '../helpers/session-app.ts';
+
+/** The raw session id and its signature cookie from a response. */
+function sessionCookie(res: request.Response): { id: string; header: string } {
+  const cookies = ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+  const sid = cookies.find((c) => c.startsWith('sid='));
+  const sig = cookies.find((c) => c.startsWith('sid.sig='));
+  assert.ok(sid && sig, `expected sid and sid.sig cookies, got ${JSON.stringify(cookies)}`);
+  const id = sid.split(';')[0]!.slice('sid='.length);
+  return { id, header: `${sid.split(';')[0]}; ${sig.split(';')[0]}` };
+}
+
+/** Keygrip's signature (HMAC-SHA1, base64url), as the cookies package computes it. */
+function sign(data: string, key: string): string {
+  return createHmac('sha1', key).update(data).digest('base64url');
+}
+
+/** A correctly signed cookie header for any value, as if the attacker knew the key. */
+function signedCookie(value: string, key = TEST_KEYS[0]!): string {
+  return `sid=${value}; sid.sig=${sign(`sid=${value}`, key)}`;
+}
+
+function collect(handle: SessionApp): LifecycleEvent[] {
+  const seen: LifecycleEvent[] = [];
+  handle.sessions.events.on('event', (e: LifecycleEvent) => seen.push(e));
+  return seen;
+}
+
+for (const kind of STORE_KINDS) {
+  describe(`session middleware on the ${kind} store`, () => {
+    let handle: SessionApp;
+    beforeEach(async () => {
+      handle = await createSessionApp(kind);
+    });
+    afterEach(async () => {
+      await handle.close();
+    });
+
+    test('stores data and reads it back on the next request', async () => {
+      const events = collect(handle);
+      const first = await request(handle.app.callback()).post('/write?name=ada').expect(200);
+      const cookie = sessionCookie(first);
+      const second = await request(handle.app.callback()).get('/read').set('Cookie', cookie.header).expect(200);
+      assert.deepEqual(second.body.data, { name: 'ada' });
+      assert.deepEqual(events.map((e) => [e.event, e.sid]), [['session.created', publicIdOf(cookie.id)]]);
+    });
+
+    test('ids carry 32 random bytes and cookies are HttpOnly, SameSite=Lax, signed, with an expiry', async () => {
+      const res = await request(handle.app.callback()).post('/write?a=1').expect(200);
+      const { id } = sessionCookie(res);
+      assert.match(id, /^[A-Za-z0-9_-]{43}$/);
+      const sid = ([] as string[]).concat(res.headers['set-cookie']).find((c) => c.startsWith('sid='))!;
+      assert.match(sid, /; path=\//);
+      assert.match(sid, /; expires=/);
+      assert.match(sid, /; samesite=lax/);
+      assert.match(sid, /; httponly/);
+      assert.doesNotMatch(sid, /; secure/);
+    });
+
+    test('a visit that stores nothing writes nothing and sets no cookie', async () => {
+      const res = await request(handle.app.callback()).get('/read').expect(200);
+      assert.equal(res.headers['set-cookie'], undefined);
+      assert.equal(await handle.sessions.store.count(Date.now()), 0);
+    });
+
+    test('each request pushes the idle expiry forward (rolling)', async () => {
+      const first = await request(handle.app.callback()).post('/write?a=1').expect(200);
+      const cookie = sessionCookie(first);
+      const id = publicIdOf(cookie.id);
+      const before = (await handle.sessions.store.get(id, Date.now()))!;
+      await sleep(30);
+      await request(handle.app.callback()).get('/read').set('Cookie', cookie.header).expect(200);
+      const after = (await handle.sessions.store.get(id, Date.now()))!;
+      assert.ok(after.expiresAt > before.expiresAt, 'expiry moved forward');
+      assert.ok(after.lastSeenAt > before.lastSeenAt, 'last seen moved forward');
+      assert.equal(after.createdAt, before.createdAt);
+      assert.deepEqual(after.data, { a: '1' });
+    });
+
+    test('a session ended by the visitor is gone and logged as destroyed by user', async () => {
+      const events = collect(handle);
+      const cookie = sessionCookie(await request(handle.app.callback()).post('/write?a=1'));
+      const res = await request(handle.app.callback()).post('/forget').set('Cookie', cookie.header).expect(204);
+      assert.match(([] as string[]).concat(res.headers['set-cookie']).join(), /sid=;/, 'cookie cleared');
+      assert.equal(await handle.sessions.store.get(publicIdOf(cookie.id), Date.now()), undefined);
+      const read = await request(handle.app.callback()).get('/read').set('Cookie', cookie.header).expect(200);
+      assert.deepEqual(read.body.data, {});
+      assert.deepEqual(events.at(-1), { ...events.at(-1), event: 'session.destroyed', by: 'user', sid: publicIdOf(cookie.id), store: kind });
+    });
+
+    test('a rolling refresh in flight cannot bring back a session an operator destroyed', async () => {
+      const cookie = sessionCookie(await request(handle.app.callback()).post('/write?a=1'));
+      const id = publicIdOf(cookie.id);
+      const inFlight = request(handle.app.callback()).post('/wait').set('Cookie', cookie.header).then((r) => r);
+      await handle.parked();
+      assert.equal(await handle.sessions.store.destroy(id), true);
+      handle.release();
+      await inFlight;
+      assert.equal(await handle.sessions.store.get(id, Date.now()), undefined);
+    });
+
+    test('regeneration issues a new id, keeps the data and removes the old id', async () => {
+      const events = collect(handle);
+      const first = sessionCookie(await request(handle.app.callback()).post('/write?cart=3'));
+      const res = await request(handle.app.callback()).post('/regenerate').set('Cookie', first.header).expect(200);
+      const second = sessionCookie(res);
+      assert.notEqual(second.id, first.id);
+      assert.deepEqual(res.body.data, { cart: '3' });
+      assert.equal(await handle.sessions.store.get(publicIdOf(first.id), Date.now()), undefined);
+      assert.deepEqual((await handle.sessions.store.get(publicIdOf(second.id), Date.now()))?.data, { cart: '3' });
+      const regenerated = events.find((e) => e.event === 'session.regenerated');
+      assert.equal(regenerated?.sid, publicIdOf(second.id));
+      assert.equal(regenerated?.previousSid, publicIdOf(first.id));
+      assert.ok(!events.some((e) => e.event === 'session.destroyed'), 'regeneration is not logged as a destroy');
+    });
+
+    test('forged, unsigned and malformed cookies get a fresh session and cost no store write', async () => {
+      const legit = sessionCookie(await request(handle.app.callback()).post('/write?owner=victim'));
+      const forged = [
+        `sid=${legit.id}`, // unsigned
+        `sid=${legit.id}; sid.sig=AAAAAAAAAAAAAAAAAAAAAAAAAAA`, // wrong signature
+        `sid=${legit.id}; sid.sig=${sign(`sid=${legit.id}`, 'some-other-key-0123456789')}`, // another key
+        signedCookie('../../etc/passwd'), // signed but not an id we issue
+        signedCookie('x'.repeat(4096)),
+        signedCookie(encodeURIComponent('\u0000\u00ff%%')),
+        `sid=${'%'.repeat(4000)}; sid.sig=junk`,
+      ];
+      for (const header of forged) {
+        const res = await request(handle.app.callback()).get('/read').set('Cookie', header).expect(200);
+        assert.deepEqual(res.body.data, {}, header.slice(0, 40));
+      }
+      assert.equal(await handle.sessions.store.count(Date.now()), 1, 'no session was written for them');
+    });
+
+    test('cookies signed with an older key still verify (key rotation)', async () => {
+      const legit = sessionCookie(await request(handle.app.callback()).post('/write?a=rotated'));
+      const res = await request(handle.app.callback()).get('/read').set('Cookie', signedCookie(legit.id, TEST_KEYS[1])).expect(200);
+      assert.deepEqual(res.body.data, { a: 'rotated' });
+    });
+
+    test('the raw id never reaches the store or the logs', async () => {
+      const { id } = sessionCookie(await request(handle.app.callback()).post('/write?a=1'));
+      await request(handle.app.callback()).post('/forget').set('Cookie', signedCookie(id));
+      const page = await handle.sessions.store.list({ limit: 10, sort: 'expiry', now: Date.now() });
+      assert.ok(!JSON.stringify(page).includes(id));
+      assert.ok(!handle.logText().includes(id), 'raw id absent from logs');
+      assert.ok(handle.logText().includes(publicIdOf(id)), 'public id present in logs');
+      if (kind === 'file') {
+        const dir = handle.namespace.settings.fileDir!;
+        for (const name of await readdir(dir)) {
+          assert.ok(!name.includes(id));
+          assert.ok(!(await readFile(join(dir, name), 'utf8')).includes(id));
+        }
+      }
+    });
+
+    test('the sweeper removes and logs each expired session once', async () => {
+      const events = collect(handle);
+      const now = Date.now();
+      const ids = [publicIdOf('a'.repeat(43)), publicIdOf('b'.repeat(43))];
+      for (const id of ids) await handle.sessions.store.create(id, { data: {}, createdAt: now - 5_000, lastSeenAt: now - 5_000, expiresAt: now - 1_000 });
+      assert.deepEqual(await handle.sessions.sweeper.sweepNow(), { expired: 2, evicted: 0 });
+      assert.deepEqual(await handle.sessions.sweeper.sweepNow(), { expired: 0, evicted: 0 });
+      assert.deepEqual(events.filter((e) => e.event === 'session.expired').map((e) => e.sid).sort(), [...ids].sort());
+      const logged = handle.logText().split('\n').filter((line) => line.includes('"event":"session.expired"'));
+      assert.equal(logged.length, 2);
+      for (const line of logged) assert.match(line, /"store":"\w+","at":"\d{4}-\d\d-\d\dT/);
+    });
+  });
+}
+
+describe('session lifetime', () => {
+  test('an idle session expires on the server, even before it is swept', async () => {
+    const handle = await createSessionApp('file', { idleTtlMs: 1_000, absoluteTtlMs: 0 });
+    try {
+      const cookie = sessionCookie(await request(handle.app.callback()).post('/write?a=1'));
+      await sleep(1_100);
+      const res = await request(handle.app.callback()).get('/read').set('Cookie', cookie.header).expect(200);
+      assert.deepEqual(res.body.data, {});
+    } finally {
+      await handle.close();
+    }
+  });
+
+  test('the absolute limit ends a session however active it is', async () => {
+    const handle = await createSessionApp('redis', { idleTtlMs: 2_000, absoluteTtlMs: 3_000 });
+    try {
+      const cookie = sessionCookie(await request(handle.app.callback()).post('/write?a=1'));
+      const started = Date.now();
+      while (Date.now() - started < 2_600) {
+        const res = await request(handle.app.callback()).get('/read').set('Cookie', cookie.header).expect(200);
+        assert.deepEqual(res.body.data, { a: '1' }, 'alive while active and under the absolute limit');
+        await sleep(400);
+      }
+      await sleep(Math.max(0, started + 3_100 - Date.now()));
+      const res = await request(handle.app.callback()).get('/read').set('Cookie', cookie.header).expect(200);
+      assert.deepEqual(res.body.data, {});
+    } finally {
+      await handle.close();
+    }
+  });
+
+  test('browser cookies carry no expiry but get the same server-side TTL', async () => {
+    const handle = await createSessionApp('postgres', { cookieType: 'browser', idleTtlMs: 60_000 });
+    try {
+      const res = await request(handle.app.callback()).post('/write?a=1').expect(200);
+      const sid = ([] as string[]).concat(res.headers['set-cookie']).find((c) => c.startsWith('sid='))!;
+      assert.doesNotMatch(sid, /expires=/);
+      const record = await handle.sessions.store.get(publicIdOf(sessionCookie(res).id), Date.now());
+      assert.ok(record && record.expiresAt - record.lastSeenAt === 60_000);
+      const again = await request(handle.app.callback()).get('/read').set('Cookie', sessionCookie(res).header).expect(200);
+      assert.deepEqual(again.body.data, { a: '1' });
+    } finally {
+      await handle.close();
+    }
+  });
+
+  test('a changed session written by a request in flight stays destroyed', async () => {
+    const handle = await createSessionApp('postgres');
+    try {
+      const cookie = sessionCookie(await request(handle.app.callback()).post('/write?a=1'));
+      const inFlight = request(handle.app.callback()).post('/wait?write=late').set('Cookie', cookie.header).then((r) => r);
+      await handle.parked();
+      await request(handle.app.callback()).post('/forget').set('Cookie', cookie.header).expect(204);
+      handle.release();
+      await inFlight;
+      assert.equal(await handle.sessions.store.get(publicIdOf(cookie.id), Date.now()), undefined);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  test('the session cap evicts the sessions nearest to expiry and logs them', async () => {
+    const handle = await createSessionApp('file', { maxCount: 2 });
+    try {
+      const evicted: string[] = [];
+      handle.sessions.events.on('session.evicted', (e: LifecycleEvent) => evicted.push(e.sid!));
+      const now = Date.now();
+      const ids = ['a', 'b', 'c', 'd'].map((c) => publicIdOf(c.repeat(43)));
+      for (const [i, id] of ids.entries()) await handle.sessions.store.create(id, { data: {}, createdAt: now, lastSeenAt: now, expiresAt: now + (i + 1) * 60_000 });
+      assert.deepEqual(await handle.sessions.sweeper.sweepNow(), { expired: 0, evicted: 2 });
+      assert.deepEqual(evicted.sort(), [ids[0], ids[1]].sort());
+      assert.equal(await handle.sessions.store.count(Date.now()), 2);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  test('production cookies are Secure behind a trusted TLS proxy', async () => {
+    const handle = await createSessionApp('file', { production: true, trustProxy: true });
+    try {
+      const res = await request(handle.app.callback()).post('/write?a=1').set('X-Forwarded-Proto', 'https').expect(200);
+      const sid = ([] as string[]).concat(res.headers['set-cookie']).find((c) => c.startsWith('sid='))!;
+      assert.match(sid, /; secure/);
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
+describe('when the store does not answer', () => {
+  test('a request that needs its session gets 503 within 5 s, logged once, and the process carries on', async () => {
+    const unreachable = new RedisStore({ url: 'redis://127.0.0.1:1', prefix: 'sktest:down:' });
+    const handle = await createSessionApp('redis', {}, unreachable);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const started = Date.now();
+        const res = await request(handle.app.callback()).post('/write?a=1');
+        assert.equal(res.status, 503);
+        assert.match(res.text, /session store is not answering/);
+        assert.ok(Date.now() - started < 5_000);
+        const withCookie = await request(handle.app.callback()).get('/read').set('Cookie', signedCookie('A'.repeat(43)));
+        assert.equal(withCookie.status, 503);
+      }
+      const lines = handle.logText().split('\n').filter((l) => l.includes('session store unavailable'));
+      assert.equal(lines.length, 1, 'the cause is logged once, not per request');
+    } finally {
+      await handle.close();
+    }
+  });
+});
