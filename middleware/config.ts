@@ -136,7 +136,7 @@ const boolean = {
 };
 
 /** Identifiers PostgreSQL accepts unquoted, optionally schema-qualified; no quoting games. */
-const PG_TABLE_PATTERN = /^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$/;
+export const PG_TABLE_PATTERN = /^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$/;
 const COOKIE_NAME_PATTERN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
 const KEY_LIST_PATTERN = /^[^,\s]{16,}(,[^,\s]{16,})*$/;
 

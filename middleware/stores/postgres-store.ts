@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { PG_TABLE_PATTERN } from '../config.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { dataSizeBytes } from '../store.ts';
 import type { ListOptions, SessionPage, SessionRecord, SessionStore, SessionSummary } from '../store.ts';
@@ -20,8 +21,6 @@ export interface PostgresStoreOptions {
   onBackgroundError?: (err: Error) => void;
 }
 
-/** The same identifiers config accepts: unquoted lower-case names, so quoting them changes nothing. */
-const TABLE_PATTERN = /^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$/;
 const DEFAULT_TABLE = 'sessionkeeper_sessions';
 const MAX_IDENTIFIER_LENGTH = 63;
 
@@ -58,7 +57,7 @@ export class PostgresStore implements SessionStore {
 
   constructor(options: PostgresStoreOptions) {
     const table = options.table ?? DEFAULT_TABLE;
-    if (!TABLE_PATTERN.test(table)) {
+    if (!PG_TABLE_PATTERN.test(table)) {
       throw new Error(
         `PostgresStore: table ${JSON.stringify(table)} is not valid: expected a lower-case identifier (letters, digits, _; at most 63), optionally schema.table`,
       );
