@@ -113,7 +113,9 @@ export class FileStore implements SessionStore {
       session: async ({ id, expiresAt }) => {
         if (expiresAt > now || taken >= batchSize) return;
         taken++;
-        // The content decides: a touch may have moved the expiry since the stat. An unreadable file counts as expired.
+        // The content decides: a touch may have moved the expiry since the stat. An unreadable file counts as
+        // expired. (A request that read the session just before `now` and renames its update between this
+        // read and the unlink loses that session: it was at its expiry already.)
         const record = await this.read(id);
         if (record && record.expiresAt > now) return;
         // Only the process whose unlink succeeds reports the id, so each expiry is reported once.
@@ -125,6 +127,7 @@ export class FileStore implements SessionStore {
   }
 
   async evictNearestExpiry(count: number): Promise<string[]> {
+    // The contract gives no `now`: "live" is live on this clock, as for Redis and PostgreSQL.
     const now = Date.now();
     const selection = new BoundedSelection<CursorPosition>(count, byExpiry);
     await walkSessionDirectory(this.location, {

@@ -17,6 +17,7 @@ import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
 import type { SessionRecord } from '../../middleware/store.ts';
 import { FileStore } from '../../middleware/stores/file-store.ts';
 import { runStoreConformance } from '../conformance/store-suite.ts';
+import { createNamespace } from '../helpers/store-fixtures.ts';
 
 const MINUTE_MS = 60_000;
 const WRITER_FIXTURE = fileURLToPath(new URL('./fixtures/file-writer.ts', import.meta.url));
@@ -199,10 +200,6 @@ async function canWriteInto(dir: string): Promise<boolean> {
 }
 
 runStoreConformance('file', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'sessionkeeper-file-conformance-'));
-  return {
-    store: new FileStore({ dir }),
-    openPeer: async () => new FileStore({ dir }),
-    cleanup: () => rm(dir, { recursive: true, force: true }),
-  };
+  const namespace = await createNamespace('file');
+  return { store: namespace.open(), openPeer: async () => namespace.open(), cleanup: namespace.remove };
 });
