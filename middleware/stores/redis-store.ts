@@ -122,7 +122,6 @@ export class RedisStore implements SessionStore {
   readonly location: string;
   private readonly client: RedisStoreClient;
   private readonly ownsClient: boolean;
-  private readonly prefix: string;
   private readonly sessionPrefix: string;
   private readonly expiryIndex: string;
   private readonly activityIndex: string;
@@ -135,10 +134,10 @@ export class RedisStore implements SessionStore {
     this.ownsClient = !options.client;
     this.client = options.client ?? this.createOwnClient(options.url!, options.onBackgroundError ?? (() => {}));
     this.location = options.url ? redactUrl(options.url) : 'redis (shared client)';
-    this.prefix = options.prefix ?? DEFAULT_PREFIX;
-    this.sessionPrefix = `${this.prefix}s:`;
-    this.expiryIndex = `${this.prefix}exp`;
-    this.activityIndex = `${this.prefix}act`;
+    const prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.sessionPrefix = `${prefix}s:`;
+    this.expiryIndex = `${prefix}exp`;
+    this.activityIndex = `${prefix}act`;
     this.expiryGraceMs = options.expiryGraceMs ?? DEFAULT_EXPIRY_GRACE_MS;
   }
 

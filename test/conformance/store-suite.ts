@@ -189,6 +189,21 @@ export function runStoreConformance(name: string, makeFixture: () => Promise<Sto
       });
     }
 
+    test('a page continues after its cursor even when the last listed session was destroyed meanwhile', async () => {
+      const now = Date.now();
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const id = newId();
+        ids.push(id);
+        await store.create(id, record(now - i * 1_000, { i }));
+      }
+      const first = await store.list({ limit: 3, sort: 'activity', now });
+      assert.ok(first.nextCursor);
+      await store.destroy(first.sessions.at(-1)!.id);
+      const second = await store.list({ limit: 3, cursor: first.nextCursor, sort: 'activity', now });
+      assert.deepEqual(second.sessions.map((s) => s.id), ids.slice(3));
+    });
+
     test('an empty store lists nothing', async () => {
       assert.deepEqual(await store.list({ limit: 5, sort: 'activity', now: Date.now() }), { sessions: [], nextCursor: null });
     });

@@ -1,0 +1,239 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import { once } from 'node:events';
+import { createClient } from 'redis';
+import { RedisStore } from '../../middleware/stores/redis-store.ts';
+import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
+import { runStoreConformance } from '../conformance/store-suite.ts';
+import { createNamespace, TEST_REDIS_URL } from '../helpers/store-fixtures.ts';
+
+const PREFIX = `sktest:${randomUUID()}:`;
+const admin = createClient({ url: TEST_REDIS_URL });
+await admin.connect();
+let storeCount = 0;
+
+/** A prefix unique to this run, removed in `after`. */
+const newPrefix = () => `${PREFIX}${storeCount++}:`;
+
+after(async () => {
+  for await (const keys of admin.scanIterator({ MATCH: `${PREFIX}*`, COUNT: 1000 })) {
+    if (keys.length > 0) await admin.unlink(keys);
+  }
+  await admin.close();
+});
+
+const record = (now: number, data: Record<string, unknown> = { user: 'ada' }) => ({ data, createdAt: now, lastSeenAt: now, expiresAt: now + 60_000 });
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const keys of admin.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) found.push(...keys);
+  return found;
+}
+
+/** Rejects with "hung" when a promise neither resolves nor rejects in time: a hang fails the test instead of stalling it. */
+function settlesWithin<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`hung for ${ms} ms`)), ms)));
+  return Promise.race([promise, hung]).finally(() => clearTimeout(timer));
+}
+
+test('every session key expires natively at expiresAt plus the grace, after create, update and touch', async () => {
+  const prefix = newPrefix();
+  const graceMs = 5 * 60_000;
+  const store = new RedisStore({ url: TEST_REDIS_URL, prefix, expiryGraceMs: graceMs });
+  await store.init();
+  try {
+    const now = Date.now();
+    const id = publicIdOf(newSessionId());
+    const key = `${prefix}s:${id}`;
+    await store.create(id, record(now));
+    assert.equal(await admin.pExpireTime(key), now + 60_000 + graceMs);
+    assert.equal(await store.update(id, { ...record(now), expiresAt: now + 90_000 }, now), true);
+    assert.equal(await admin.pExpireTime(key), now + 90_000 + graceMs);
+    assert.equal(await store.touch(id, now + 1_000, now + 120_000, now + 1_000), true);
+    assert.equal(await admin.pExpireTime(key), now + 120_000 + graceMs);
+
+    await store.create(publicIdOf(newSessionId()), record(now));
+    const sessionKeys = await keysUnder(`${prefix}s:`);
+    assert.equal(sessionKeys.length, 2);
+    for (const sessionKey of sessionKeys) assert.ok((await admin.pTTL(sessionKey)) > 0, 'no session key without a TTL');
+  } finally {
+    await store.close();
+  }
+});
+
+test('the default grace is 10 minutes', async () => {
+  const prefix = newPrefix();
+  const store = new RedisStore({ url: TEST_REDIS_URL, prefix });
+  await store.init();
+  try {
+    const now = Date.now();
+    const id = publicIdOf(newSessionId());
+    await store.create(id, record(now));
+    assert.equal(await admin.pExpireTime(`${prefix}s:${id}`), now + 60_000 + 10 * 60_000);
+  } finally {
+    await store.close();
+  }
+});
+
+test('init against an unreachable Redis rejects instead of hanging, calls reject at once, and errors reach onBackgroundError', { timeout: 15_000 }, async () => {
+  const backgroundErrors: Error[] = [];
+  const store = new RedisStore({ url: 'redis://127.0.0.1:1', prefix: newPrefix(), onBackgroundError: (err) => backgroundErrors.push(err) });
+  try {
+    await assert.rejects(settlesWithin(store.init(), 5_000), (err: Error) => !err.message.startsWith('hung'));
+    await assert.rejects(settlesWithin(store.get(publicIdOf(newSessionId()), Date.now()), 1_000), (err: Error) => !err.message.startsWith('hung'));
+    await assert.rejects(settlesWithin(store.ping(), 1_000), (err: Error) => !err.message.startsWith('hung'));
+    assert.ok(backgroundErrors.length > 0);
+  } finally {
+    await store.close();
+  }
+});
+
+test('a store whose init failed works as soon as Redis is reachable, without a restart', { timeout: 20_000 }, async () => {
+  // A plain TCP relay to the real Redis stands in for a Redis that is down, then back.
+  const relay = net.createServer((socket) => socket.pipe(net.connect(6379, '127.0.0.1')).pipe(socket));
+  relay.listen(0, '127.0.0.1');
+  await once(relay, 'listening');
+  const { port } = relay.address() as net.AddressInfo;
+  relay.close();
+  await once(relay, 'close');
+
+  const store = new RedisStore({ url: `redis://127.0.0.1:${port}`, prefix: newPrefix() });
+  try {
+    await assert.rejects(settlesWithin(store.init(), 5_000), (err: Error) => !err.message.startsWith('hung'));
+    relay.listen(port, '127.0.0.1');
+    await once(relay, 'listening');
+    let answered = false;
+    for (let attempt = 0; attempt < 50 && !answered; attempt++) {
+      answered = await store.ping().then(() => true, () => false);
+      if (!answered) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.ok(answered, 'the store answers again once Redis is back');
+    const id = publicIdOf(newSessionId());
+    const now = Date.now();
+    await store.create(id, record(now));
+    assert.deepEqual(await store.get(id, now), record(now));
+  } finally {
+    await store.close();
+    relay.close();
+  }
+});
+
+test('a caller-owned client stays open after close', async () => {
+  const client = createClient({ url: TEST_REDIS_URL });
+  await client.connect();
+  try {
+    const store = new RedisStore({ client, prefix: newPrefix() });
+    assert.equal(store.location, 'redis (shared client)');
+    await store.init();
+    await store.create(publicIdOf(newSessionId()), record(Date.now()));
+    await store.close();
+    assert.equal(client.isOpen, true);
+    assert.equal(await client.ping(), 'PONG');
+  } finally {
+    await client.close();
+  }
+});
+
+test('location never shows the password, and exactly one of client or url is required', async () => {
+  const store = new RedisStore({ url: 'redis://app:hunter2secret@127.0.0.1:6379/0', prefix: newPrefix() });
+  assert.ok(!store.location.includes('hunter2secret'));
+  assert.match(store.location, /127\.0\.0\.1:6379/);
+  await store.close();
+  assert.throws(() => new RedisStore({}), /exactly one of client/);
+});
+
+test('Redis holds public ids only, never the raw id', async () => {
+  const prefix = newPrefix();
+  const store = new RedisStore({ url: TEST_REDIS_URL, prefix });
+  await store.init();
+  try {
+    const rawId = newSessionId();
+    const id = publicIdOf(rawId);
+    const now = Date.now();
+    await store.create(id, record(now));
+    await store.update(id, record(now, { more: 'data' }), now);
+    await store.touch(id, now + 1, now + 70_000, now + 1);
+
+    const dump: unknown[] = [];
+    for (const key of await keysUnder(prefix)) {
+      const type = await admin.type(key);
+      dump.push(key, type === 'hash' ? await admin.hGetAll(key) : await admin.zRangeWithScores(key, 0, -1));
+    }
+    const text = JSON.stringify(dump);
+    assert.ok(text.includes(id), 'the dump holds the session');
+    assert.ok(!text.includes(rawId));
+  } finally {
+    await store.close();
+  }
+});
+
+test('scripts flushed from Redis (a restart, SCRIPT FLUSH) are sent again', async () => {
+  const store = new RedisStore({ url: TEST_REDIS_URL, prefix: newPrefix() });
+  await store.init();
+  try {
+    const now = Date.now();
+    const id = publicIdOf(newSessionId());
+    await store.create(id, record(now));
+    await admin.scriptFlush();
+    assert.equal(await store.touch(id, now + 1, now + 70_000, now + 1), true);
+    assert.equal((await store.list({ limit: 5, sort: 'activity', now })).sessions.length, 1);
+  } finally {
+    await store.close();
+  }
+});
+
+test('a page continues among equal scores even after its cursor session is destroyed', async () => {
+  const store = new RedisStore({ url: TEST_REDIS_URL, prefix: newPrefix() });
+  await store.init();
+  try {
+    const now = Date.now();
+    const ids = Array.from({ length: 9 }, () => publicIdOf(newSessionId()));
+    for (const id of ids) await store.create(id, record(now));
+    for (const sort of ['expiry', 'activity'] as const) {
+      const ordered = [...ids].sort();
+      if (sort === 'activity') ordered.reverse();
+      const first = await store.list({ limit: 3, sort, now });
+      assert.deepEqual(first.sessions.map((s) => s.id), ordered.slice(0, 3));
+      await store.destroy(ordered[2]!);
+      const second = await store.list({ limit: 3, sort, now, cursor: first.nextCursor! });
+      assert.deepEqual(second.sessions.map((s) => s.id), ordered.slice(3, 6));
+      await store.create(ordered[2]!, record(now));
+    }
+  } finally {
+    await store.close();
+  }
+});
+
+runStoreConformance('redis (own client)', async () => {
+  const namespace = await createNamespace('redis');
+  const store = namespace.open();
+  return {
+    store,
+    openPeer: async () => namespace.open(),
+    cleanup: async () => {
+      await store.close();
+      await namespace.remove();
+    },
+  };
+});
+
+// The caller's client is a different path (no connect, no offline-queue settings of ours), and RESP3 parses replies differently.
+const sharedResp3Client = createClient({ url: TEST_REDIS_URL, RESP: 3 });
+await sharedResp3Client.connect();
+after(() => sharedResp3Client.close());
+
+runStoreConformance('redis (caller-owned RESP3 client)', async () => {
+  const prefix = newPrefix();
+  const store = new RedisStore({ client: sharedResp3Client, prefix });
+  return {
+    store,
+    openPeer: async () => new RedisStore({ client: sharedResp3Client, prefix }),
+    cleanup: async () => {
+      await store.destroyAll();
+      await store.close();
+    },
+  };
+});
