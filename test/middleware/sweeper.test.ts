@@ -1,0 +1,60 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Koa from 'koa';
+import { createSessionkeeper } from '../../middleware/sessionkeeper.ts';
+import { createLogger } from '../../middleware/logger.ts';
+import { publicIdOf, newSessionId } from '../../middleware/ids.ts';
+import type { LifecycleEvent } from '../../middleware/events.ts';
+import { STORE_KINDS, createNamespace } from '../helpers/store-fixtures.ts';
+
+const silent = createLogger({ level: 'silent', format: 'json' });
+
+for (const kind of STORE_KINDS) {
+  describe(`sweeping the ${kind} store from several processes`, () => {
+    test('three sweepers on one store log each expiry exactly once between them', async () => {
+      const namespace = await createNamespace(kind);
+      const keepers = await Promise.all(
+        [1, 2, 3].map(() => createSessionkeeper(new Koa(), { store: kind, sweepIntervalMs: 3_600_000, ...namespace.settings }, { logger: silent, store: namespace.open() })),
+      );
+      try {
+        const expired: string[] = [];
+        for (const keeper of keepers) keeper.events.on('session.expired', (e: LifecycleEvent) => expired.push(e.sid!));
+        const now = Date.now();
+        const ids = Array.from({ length: 60 }, () => publicIdOf(newSessionId()));
+        await Promise.all(ids.map((id) => keepers[0]!.store.create(id, { data: { id }, createdAt: now - 9_000, lastSeenAt: now - 9_000, expiresAt: now - 1_000 })));
+        const live = publicIdOf(newSessionId());
+        await keepers[0]!.store.create(live, { data: {}, createdAt: now, lastSeenAt: now, expiresAt: now + 60_000 });
+
+        const reports = await Promise.all(keepers.map((keeper) => keeper.sweeper.sweepNow()));
+        assert.equal(reports.reduce((sum, r) => sum + r.expired, 0), 60);
+        assert.equal(expired.length, 60, 'no expiry logged twice');
+        assert.deepEqual([...expired].sort(), [...ids].sort());
+        assert.ok(await keepers[2]!.store.get(live, Date.now()), 'live sessions are left alone');
+      } finally {
+        await Promise.all(keepers.map((keeper) => keeper.close()));
+        await namespace.remove();
+      }
+    });
+
+    test('the interval sweeper runs by itself and stops on close', async () => {
+      const namespace = await createNamespace(kind);
+      const keeper = await createSessionkeeper(new Koa(), { store: kind, sweepIntervalMs: 1_000, ...namespace.settings }, { logger: silent, store: namespace.open() });
+      try {
+        const now = Date.now();
+        const id = publicIdOf(newSessionId());
+        const seen = new Promise<LifecycleEvent>((resolve) => keeper.events.once('session.expired', resolve));
+        await keeper.store.create(id, { data: {}, createdAt: now - 5_000, lastSeenAt: now - 5_000, expiresAt: now - 1_000 });
+        // The sweeper's timer is unref'd: this ref'd timeout keeps the test process alive and bounds the wait.
+        const bound = new AbortController();
+        const timedOut = sleep(5_000, undefined, { signal: bound.signal }).then(() => assert.fail('the sweeper did not run within 5 s'));
+        timedOut.catch(() => undefined);
+        assert.equal((await Promise.race([seen, timedOut])).sid, id);
+        bound.abort();
+      } finally {
+        await keeper.close();
+        await namespace.remove();
+      }
+    });
+  });
+}
