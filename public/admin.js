@@ -1,0 +1,38 @@
+// sessionkeeper dashboard: live updates of the event feed over server-sent events.
+// An external file because the Content-Security-Policy allows no inline script.
+(function () {
+  'use strict';
+  var MAX_ITEMS = 50;
+  var feed = document.getElementById('event-feed');
+  if (!feed || !window.EventSource) return;
+  var status = document.getElementById('feed-status');
+
+  function part(tag, className, text, title) {
+    var element = document.createElement(tag);
+    element.className = className;
+    element.textContent = text;
+    if (title) element.title = title;
+    return element;
+  }
+
+  var source = new EventSource(feed.getAttribute('data-stream'));
+  source.addEventListener('open', function () {
+    status.textContent = 'live · newest first';
+  });
+  source.addEventListener('error', function () {
+    status.textContent = 'reconnecting…';
+  });
+  source.addEventListener('lifecycle', function (message) {
+    var entry = JSON.parse(message.data);
+    var item = document.createElement('li');
+    item.className = 'event event-new';
+    var time = part('time', '', entry.display.time);
+    time.setAttribute('datetime', entry.at);
+    item.append(time, ' ', part('span', 'event-name', entry.event), ' ',
+      part('code', 'event-sid', entry.display.sid, entry.sid || ''), ' ', part('span', 'meta', entry.display.detail));
+    feed.prepend(item);
+    var empty = document.getElementById('feed-empty');
+    if (empty) empty.remove();
+    while (feed.children.length > MAX_ITEMS) feed.lastElementChild.remove();
+  });
+})();

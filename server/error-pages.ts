@@ -1,0 +1,96 @@
+import { STATUS_CODES } from 'node:http';
+import type Koa from 'koa';
+import type { Logger } from '../middleware/logger.ts';
+import { StoreUnavailableError } from '../middleware/store.ts';
+import { PageError } from './page-error.ts';
+import { renderPage } from './views.ts';
+
+/** What the visitor is told: never a stack trace or an internal message. */
+interface Problem {
+  status: number;
+  title: string;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+const TITLES: Record<number, string> = {
+  403: 'Refused',
+  404: 'Page not found',
+  405: 'Method not allowed',
+  503: 'Service unavailable',
+};
+
+/** Paths whose clients are scripts: they get JSON errors instead of pages. */
+function wantsJson(path: string): boolean {
+  return path === '/healthz' || path === '/admin/api' || path.startsWith('/admin/api/');
+}
+
+/**
+ * Turns every error below it, and every empty 4xx/5xx response (404, 405),
+ * into a clear page with the right status (JSON under `/admin/api` and for
+ * `/healthz`). A store that does not answer gives 503; the store guard has
+ * logged that once already. Anything unexpected gives 500 and is logged here
+ * with the request it broke.
+ */
+export function errorPages(logger: Logger): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      // Headers already set (Allow on a 405) stay.
+      if (ctx.status >= 400 && ctx.body == null) await respond(ctx, { status: ctx.status, title: titleOf(ctx.status), message: messageOf(ctx.status) });
+    } catch (err) {
+      if (ctx.headerSent) {
+        logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed after the response started');
+        return;
+      }
+      const problem = problemOf(err);
+      if (problem.status >= 500 && !(err instanceof StoreUnavailableError)) {
+        logger.error({ err, method: ctx.method, path: ctx.path, status: problem.status }, 'request failed');
+      }
+      await respond(ctx, problem);
+    }
+  };
+}
+
+function problemOf(err: unknown): Problem {
+  if (err instanceof StoreUnavailableError) {
+    return {
+      status: 503,
+      title: 'Sessions are unavailable',
+      message: `The ${err.storeKind} session store is not answering right now, so this page cannot be shown. Please try again in a moment.`,
+    };
+  }
+  if (err instanceof PageError) return { status: err.status, title: err.title, message: err.message };
+  const { status, expose, message, headers } = (err ?? {}) as { status?: unknown; expose?: unknown; message?: unknown; headers?: unknown };
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return {
+      status,
+      title: titleOf(status),
+      message: expose === true && typeof message === 'string' ? message : messageOf(status),
+      headers: typeof headers === 'object' && headers ? (headers as Record<string, string>) : undefined,
+    };
+  }
+  return { status: 500, title: 'Something went wrong', message: messageOf(500) };
+}
+
+function titleOf(status: number): string {
+  return TITLES[status] ?? STATUS_CODES[status] ?? 'Error';
+}
+
+function messageOf(status: number): string {
+  if (status === 404) return 'There is no page at this address.';
+  if (status === 405) return 'This address does not accept that kind of request.';
+  if (status >= 500) return 'The server could not handle this request. The error has been logged; please try again later.';
+  return 'The request could not be handled.';
+}
+
+async function respond(ctx: Koa.Context, problem: Problem): Promise<void> {
+  ctx.status = problem.status;
+  for (const [name, value] of Object.entries(problem.headers ?? {})) ctx.set(name, value);
+  ctx.set('Cache-Control', 'no-store');
+  if (wantsJson(ctx.path)) {
+    ctx.body = { error: problem.message };
+    return;
+  }
+  await renderPage(ctx, 'error', problem.title, { status: problem.status, title: problem.title, message: problem.message });
+}

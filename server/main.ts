@@ -1,0 +1,38 @@
+/**
+ * The entry `npm start` runs: reads the settings from the environment
+ * (SPEC.md, "Configuration"; none are needed), builds the site, listens on
+ * HOST:PORT and shuts down gracefully on SIGINT/SIGTERM.
+ */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { ConfigError, loadConfig, type SessionkeeperConfig } from '../middleware/config.ts';
+import { createApp } from './app.ts';
+import { shutDownGracefully } from './graceful-shutdown.ts';
+
+function configOrExit(): SessionkeeperConfig {
+  try {
+    return loadConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(1);
+  }
+}
+
+const config = configOrExit();
+const { app, sessions, close } = await createApp(config);
+const { logger, store } = sessions;
+const server = app.listen(config.port, config.host);
+try {
+  await once(server, 'listening');
+} catch (err) {
+  logger.fatal({ err, host: config.host, port: config.port }, `cannot listen on ${config.host}:${config.port}`);
+  await close();
+  process.exit(1);
+}
+
+// Before saying where it listens: whoever reads that line may signal at once.
+shutDownGracefully(server, close, logger);
+const { port } = server.address() as AddressInfo;
+const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+logger.info({ url, store: store.kind, location: store.location }, `listening on ${url}, sessions in the ${store.kind} store at ${store.location}`);

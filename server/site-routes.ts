@@ -1,0 +1,70 @@
+import Router from '@koa/router';
+import type { SessionkeeperConfig } from '../middleware/config.ts';
+import { endSession } from '../middleware/koa-store-adapter.ts';
+import { formatBytes, formatDuration, formatTime } from './format.ts';
+import { requireSameOrigin } from './same-origin.ts';
+import { linesOf } from './text-lines.ts';
+import { parseUpload, uploadedFileOf, UPLOAD_FIELD } from './upload-form.ts';
+import { storedUploadOf, storeUpload, type StoredUpload } from './upload-session.ts';
+import { renderPage } from './views.ts';
+
+/**
+ * The upload site (SPEC.md, "Reference application"): a visitor uploads a
+ * text file, sees its lines, and can forget the session. Every page is built
+ * from the visitor's session, so none may be cached.
+ */
+export function siteRoutes(config: SessionkeeperConfig): Router {
+  const router = new Router();
+  const limits = {
+    maxSize: formatBytes(config.uploadMaxBytes),
+    idleTtl: formatDuration(config.idleTtlMs),
+    absoluteTtl: config.absoluteTtlMs > 0 ? formatDuration(config.absoluteTtlMs) : undefined,
+  };
+
+  router.use(async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+
+  router.get('/', async (ctx) => {
+    const upload = storedUploadOf(ctx);
+    await renderPage(ctx, 'upload', 'Upload a text file', {
+      field: UPLOAD_FIELD,
+      ...limits,
+      upload: upload && describe(upload),
+      forgotten: ctx.query.forgotten === '1',
+    });
+  });
+
+  router.post('/', requireSameOrigin, parseUpload(config.uploadMaxBytes), async (ctx) => {
+    const file = uploadedFileOf(ctx);
+    const lines = linesOf(file.bytes);
+    storeUpload(ctx, { fileName: file.fileName, lines, sizeBytes: file.bytes.length, uploadedAt: new Date().toISOString() });
+    ctx.status = 303;
+    ctx.redirect('/action');
+  });
+
+  router.get('/action', async (ctx) => {
+    const upload = storedUploadOf(ctx);
+    await renderPage(ctx, 'action', upload ? upload.fileName : 'Nothing uploaded yet', { upload: upload && describe(upload), lines: upload?.lines ?? [] });
+  });
+
+  router.post('/forget', requireSameOrigin, async (ctx) => {
+    endSession(ctx, 'user');
+    ctx.status = 303;
+    ctx.redirect('/?forgotten=1');
+  });
+
+  return router;
+}
+
+/** What the pages say about an upload, beside its lines. */
+function describe(upload: StoredUpload): { fileName: string; lineCount: number; size: string; uploadedAt: string; uploadedAtIso: string } {
+  return {
+    fileName: upload.fileName,
+    lineCount: upload.lines.length,
+    size: formatBytes(upload.sizeBytes),
+    uploadedAt: formatTime(upload.uploadedAt),
+    uploadedAtIso: upload.uploadedAt,
+  };
+}

@@ -1,0 +1,146 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import Koa from 'koa';
+import pino from 'pino';
+import request from 'supertest';
+import { StoreUnavailableError } from '../../middleware/store.ts';
+import { FileStore } from '../../middleware/stores/file-store.ts';
+import { errorPages } from '../../server/error-pages.ts';
+import { cookieHeaderOf, createSiteApp, textFileForm, type SiteHandle } from '../helpers/site-app.ts';
+
+/** Matches a stack frame or a source path, which must never reach a response. */
+const STACK_TRACE = /\bat .+:\d+:\d+|\/work\/|node_modules|\.ts\b/;
+
+describe('error pages of the site', () => {
+  let site: SiteHandle;
+  before(async () => {
+    site = await createSiteApp('file');
+  });
+  after(async () => {
+    await site.close();
+  });
+
+  test('an unknown path gets a 404 page and no session', async () => {
+    const res = await request(site.app.callback()).get('/no/such/page').expect(404).expect('Content-Type', /text\/html/);
+    assert.match(res.text, /<h1>Page not found<\/h1>/);
+    assert.match(res.text, /<a class="button" href="\/">Back to the upload page<\/a>/);
+    assert.equal(res.headers['set-cookie'], undefined);
+  });
+
+  test('a known path asked with another method gets a 405 page with Allow', async () => {
+    const res = await request(site.app.callback()).put('/action').expect(405);
+    assert.equal(res.headers.allow, 'HEAD, GET');
+    assert.match(res.text, /<h1>Method not allowed<\/h1>/);
+  });
+
+  test('the dashboard is mounted before the session middleware: it never creates a visitor session', async () => {
+    for (const path of ['/admin', '/admin/api/stats']) {
+      const res = await request(site.app.callback()).get(path);
+      assert.notEqual(res.status, 404, `${path} is answered by the dashboard`);
+      assert.doesNotMatch(String(res.headers['set-cookie'] ?? ''), /(^|,)\s*sid=/, path);
+    }
+    assert.equal(await site.sessions.store.count(Date.now()), 0);
+  });
+});
+
+describe('when the store stops answering and comes back', () => {
+  let site: SiteHandle;
+  let root: string;
+  let dir: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'sessionkeeper-site-'));
+    dir = join(root, 'sessions');
+    site = await createSiteApp('file', {}, { store: new FileStore({ dir }), storeTimeoutMs: 1000 });
+  });
+  after(async () => {
+    await site.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  test('pages that need the session get a clear 503 page, then work again without a restart', async () => {
+    const form = textFileForm('hello\n');
+    const cookie = cookieHeaderOf(await request(site.app.callback()).post('/').set('Content-Type', form.contentType).send(form.body).expect(303));
+
+    // The session directory turns into a regular file: every store call fails.
+    await rm(dir, { recursive: true });
+    await writeFile(dir, 'not a directory');
+    for (const send of [
+      () => request(site.app.callback()).get('/').set('Cookie', cookie),
+      () => request(site.app.callback()).get('/action').set('Cookie', cookie),
+      () => request(site.app.callback()).post('/').set('Content-Type', form.contentType).send(form.body),
+    ]) {
+      const res = await send().expect(503).expect('Content-Type', /text\/html/);
+      assert.match(res.text, /<h1>Sessions are unavailable<\/h1>/);
+      assert.match(res.text, /The file session store is not answering right now/);
+      assert.doesNotMatch(res.text, STACK_TRACE);
+    }
+    await request(site.app.callback()).get('/healthz').expect(503);
+    const failures = site.logText().split('\n').filter((line) => line.includes('session store unavailable'));
+    assert.equal(failures.length, 1, 'logged once, by the store guard, not once per request');
+    assert.doesNotMatch(site.logText(), /request failed/);
+
+    await rm(dir);
+    await mkdir(dir);
+    const res = await request(site.app.callback()).get('/').set('Cookie', cookie).expect(200);
+    assert.match(res.text, /holds no upload yet/);
+    await request(site.app.callback()).get('/healthz').expect(200);
+  });
+});
+
+describe('errorPages for unexpected errors', () => {
+  function appThrowing(err: unknown): { app: Koa; logText: () => string } {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }));
+    const app = new Koa();
+    app.use(errorPages(logger));
+    app.use(() => {
+      throw err;
+    });
+    return { app, logText: () => lines.join('') };
+  }
+
+  test('an unknown error gets a 500 page without its message or stack, and is logged with the request', async () => {
+    const { app, logText } = appThrowing(new Error('connection to db.internal failed: password hunter2'));
+    const res = await request(app.callback()).get('/action?x=1').expect(500).expect('Content-Type', /text\/html/);
+    assert.match(res.text, /<h1>Something went wrong<\/h1>/);
+    assert.doesNotMatch(res.text, /hunter2|db\.internal/);
+    assert.doesNotMatch(res.text, STACK_TRACE);
+    const logged = JSON.parse(logText().trim()) as { msg: string; method: string; path: string; status: number; err: { message: string; stack: string } };
+    assert.equal(logged.msg, 'request failed');
+    assert.equal(logged.method, 'GET');
+    assert.equal(logged.path, '/action');
+    assert.equal(logged.status, 500);
+    assert.match(logged.err.message, /hunter2/);
+    assert.match(logged.err.stack, /at /);
+  });
+
+  test('a thrown non-Error is a 500 too', async () => {
+    const { app } = appThrowing('just a string');
+    await request(app.callback()).get('/').expect(500);
+  });
+
+  test('the admin API and the health check get JSON errors', async () => {
+    const { app } = appThrowing(new StoreUnavailableError('redis', 'The redis session store is not answering.'));
+    const api = await request(app.callback()).get('/admin/api/stats').expect(503).expect('Content-Type', /application\/json/);
+    assert.match(api.body.error, /redis session store is not answering/);
+    await request(app.callback()).get('/healthz').expect(503).expect('Content-Type', /application\/json/);
+    await request(app.callback()).get('/admin/apix').expect(503).expect('Content-Type', /text\/html/);
+
+    const crash = appThrowing(new Error('secret detail'));
+    const res = await request(crash.app.callback()).delete('/admin/api/sessions/x').expect(500).expect('Content-Type', /application\/json/);
+    assert.doesNotMatch(JSON.stringify(res.body), /secret detail/);
+  });
+
+  test('client errors keep their status and exposed message', async () => {
+    const { app } = appThrowing(Object.assign(new Error('The id is malformed.'), { status: 422, expose: true }));
+    const res = await request(app.callback()).get('/').expect(422);
+    assert.match(res.text, /The id is malformed\./);
+    const hidden = appThrowing(Object.assign(new Error('internal reason'), { status: 400, expose: false }));
+    const res2 = await request(hidden.app.callback()).get('/').expect(400);
+    assert.doesNotMatch(res2.text, /internal reason/);
+  });
+});

@@ -1,0 +1,73 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { cookieHeaderOf, createSiteApp, textFileForm, type SiteHandle } from '../helpers/site-app.ts';
+
+describe('security headers and page hygiene', () => {
+  let site: SiteHandle;
+  let cookie: string;
+  before(async () => {
+    site = await createSiteApp('file', { uploadMaxBytes: 100 });
+    const form = textFileForm('<script>alert(1)</script>\n<style>body{}</style>\n');
+    cookie = cookieHeaderOf(await request(site.app.callback()).post('/').set('Content-Type', form.contentType).send(form.body).expect(303));
+  });
+  after(async () => {
+    await site.close();
+  });
+
+  const responses: { name: string; send: () => request.Test; status: number }[] = [
+    { name: 'the upload page', send: () => request(site.app.callback()).get('/').set('Cookie', cookie), status: 200 },
+    { name: 'the action page', send: () => request(site.app.callback()).get('/action').set('Cookie', cookie), status: 200 },
+    { name: 'a redirect', send: () => request(site.app.callback()).post('/forget'), status: 303 },
+    { name: 'a 404 page', send: () => request(site.app.callback()).get('/no/such/page'), status: 404 },
+    {
+      name: 'a 413 page',
+      send: () => {
+        const form = textFileForm(Buffer.alloc(101, 'a'));
+        return request(site.app.callback()).post('/').set('Content-Type', form.contentType).send(form.body);
+      },
+      status: 413,
+    },
+    { name: 'the stylesheet', send: () => request(site.app.callback()).get('/static/style.css'), status: 200 },
+    { name: 'the health check', send: () => request(site.app.callback()).get('/healthz'), status: 200 },
+  ];
+
+  for (const { name, send, status } of responses) {
+    test(`${name} carries the security headers`, async () => {
+      const res = await send().expect(status);
+      const csp = res.headers['content-security-policy'] ?? '';
+      assert.match(csp, /default-src 'self'/);
+      assert.match(csp, /script-src 'self'/);
+      assert.match(csp, /style-src 'self'/);
+      assert.match(csp, /frame-ancestors 'none'/);
+      assert.match(csp, /object-src 'none'/);
+      assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+      assert.equal(res.headers['x-content-type-options'], 'nosniff');
+      assert.equal(res.headers['referrer-policy'], 'same-origin');
+      assert.equal(res.headers['x-frame-options'], 'DENY');
+      // Plain-http development must not be told to upgrade its own form posts.
+      assert.doesNotMatch(csp, /upgrade-insecure-requests/);
+      assert.equal(res.headers['strict-transport-security'], undefined);
+    });
+  }
+
+  test('pages have no inline scripts or styles and load nothing from another origin', async () => {
+    for (const path of ['/', '/action', '/missing']) {
+      const res = await request(site.app.callback()).get(path).set('Cookie', cookie);
+      assert.doesNotMatch(res.text, /<script|<style|\sstyle=|\son[a-z]+=/i, path);
+      assert.doesNotMatch(res.text, /(src|href)="(https?:)?\/\//i, path);
+      assert.match(res.text, /<link rel="stylesheet" href="\/static\/style\.css">/, path);
+    }
+  });
+
+  test('in production, browsers are told to use https only', async () => {
+    const production = await createSiteApp('file', { production: true });
+    try {
+      const res = await request(production.app.callback()).get('/').expect(200);
+      assert.match(res.headers['content-security-policy'] ?? '', /upgrade-insecure-requests/);
+      assert.match(res.headers['strict-transport-security'] ?? '', /max-age=\d+/);
+    } finally {
+      await production.close();
+    }
+  });
+});
