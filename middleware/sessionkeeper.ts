@@ -51,6 +51,9 @@ export async function createSessionkeeper(
   if (config.keysGenerated) {
     logger.warn('SESSION_KEYS is not set: signing cookies with a random key, so sessions end when the process restarts. Set SESSION_KEYS in production.');
   }
+  if (config.production && !config.trustProxy) {
+    logger.warn('NODE_ENV=production: session cookies are Secure, so requests must arrive over HTTPS. Behind a TLS proxy set TRUST_PROXY=true, or a plain-HTTP request that stores a session fails.');
+  }
   const inner = dependencies.store ?? createStore(config, (err) => logger.debug({ err, store: config.store }, 'session store connection error'));
   const store = new GuardedStore(inner, logger, dependencies.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS);
   const events = new SessionEvents(logger, store.kind);

@@ -12,6 +12,8 @@ import { staticAssets } from './static-assets.ts';
 export interface SiteApp {
   app: Koa;
   sessions: Sessionkeeper;
+  /** Ends long-lived responses (the dashboard's event streams) so that the HTTP server can close. */
+  beginShutdown(): void;
   /** Stops the sweeper and closes the store; call after the HTTP server has stopped. */
   close(): Promise<void>;
 }
@@ -28,12 +30,13 @@ export async function createApp(config: SessionkeeperConfig, deps: Sessionkeeper
   const assets = await staticAssets();
   const sessions = await createSessionkeeper(app, config, deps);
   const site = siteRoutes(config);
+  const shutdown = new AbortController();
 
   app.use(securityHeaders({ production: config.production }));
   app.use(errorPages(sessions.logger));
   app.use(assets);
   app.use(healthCheck(sessions.store));
-  app.use(createAdmin(sessions));
+  app.use(createAdmin(sessions, { shutdownSignal: shutdown.signal }));
   app.use(sessions.middleware);
   app.use(site.routes());
   app.use(site.allowedMethods());
@@ -42,5 +45,5 @@ export async function createApp(config: SessionkeeperConfig, deps: Sessionkeeper
   app.on('error', (err: Error, ctx?: Koa.Context) => {
     sessions.logger.error({ err, method: ctx?.method, path: ctx?.path }, 'response failed');
   });
-  return { app, sessions, close: () => sessions.close() };
+  return { app, sessions, beginShutdown: () => shutdown.abort(), close: () => sessions.close() };
 }

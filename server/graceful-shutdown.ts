@@ -11,7 +11,7 @@ const IDLE_CHECK_MS = 100;
  * exit. If that takes longer than SHUTDOWN_GRACE_MS, or a second signal
  * arrives, the process exits at once with status 1.
  */
-export function shutDownGracefully(server: Server, closeSessions: () => Promise<void>, logger: Logger): void {
+export function shutDownGracefully(server: Server, site: { beginShutdown(): void; close(): Promise<void> }, logger: Logger): void {
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -28,11 +28,12 @@ export function shutDownGracefully(server: Server, closeSessions: () => Promise<
     try {
       // Keep-alive connections hold close() open until they time out: end each one as soon as it is idle.
       const closeIdle = setInterval(() => server.closeIdleConnections(), IDLE_CHECK_MS);
+      site.beginShutdown(); // ends the dashboard's event streams, which never finish by themselves
       await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeIdleConnections();
       }).finally(() => clearInterval(closeIdle));
-      await closeSessions();
+      await site.close();
       logger.info('stopped');
     } catch (err) {
       logger.error({ err }, 'shutdown failed');

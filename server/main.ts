@@ -20,7 +20,8 @@ function configOrExit(): SessionkeeperConfig {
 }
 
 const config = configOrExit();
-const { app, sessions, close } = await createApp(config);
+const site = await createApp(config);
+const { app, sessions, close } = site;
 const { logger, store } = sessions;
 const server = app.listen(config.port, config.host);
 try {
@@ -32,7 +33,7 @@ try {
 }
 
 // Before saying where it listens: whoever reads that line may signal at once.
-shutDownGracefully(server, close, logger);
+shutDownGracefully(server, site, logger);
 const { port } = server.address() as AddressInfo;
 const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 logger.info({ url, store: store.kind, location: store.location }, `listening on ${url}, sessions in the ${store.kind} store at ${store.location}`);

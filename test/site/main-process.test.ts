@@ -136,6 +136,31 @@ describe('server/main.ts', () => {
     }
   });
 
+  test('an open dashboard event stream does not hold the shutdown open', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'sessionkeeper-main-'));
+    let server: RunningServer | undefined;
+    try {
+      const password = 'shutdown-test-password';
+      server = await startProcess(process.execPath, ['--import', TSX_LOADER, MAIN], { cwd, env: { ...BARE_ENV, PORT: '0', ADMIN_PASSWORD: password } });
+      const exited = once(server.child, 'exit');
+      const { hostname, port } = new URL(server.url);
+      const stream = httpRequest({ host: hostname, port, path: '/admin/events/stream', headers: { Authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}` } });
+      stream.end();
+      const [res] = (await once(stream, 'response')) as [IncomingMessage];
+      assert.equal(res.statusCode, 200);
+      assert.match(String(res.headers['content-type']), /text\/event-stream/);
+      const ended = once(res, 'end');
+      res.resume();
+      server.child.kill('SIGTERM');
+      await within(ended, 3000, 'the event stream ending on shutdown');
+      const [code] = await within(exited, 3000, 'exit with a dashboard open');
+      assert.equal(code, 0, server.output());
+    } finally {
+      stopIfRunning(server);
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
   test('SIGINT (Ctrl-C) stops it too', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'sessionkeeper-main-'));
     let server: RunningServer | undefined;

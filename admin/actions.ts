@@ -1,0 +1,64 @@
+/**
+ * What an operator can read and do, shared by the HTML pages and the JSON API:
+ * each action goes through the guarded store and is logged as a lifecycle event.
+ */
+import type { Sessionkeeper } from '../middleware/sessionkeeper.ts';
+import { isWellFormedPublicId } from '../middleware/ids.ts';
+import type { SessionPage } from '../middleware/store.ts';
+import { InvalidParameterError, type ListQuery } from './list-query.ts';
+
+/** The totals of the dashboard and of `GET /admin/api/stats`. */
+export interface StoreStats {
+  store: string;
+  healthy: boolean;
+  live: number;
+  createdLastHour: number;
+  expiredLastHour: number;
+}
+
+/** One page of live sessions; never more than `query.limit` read from the store. */
+export function listSessions(sessions: Sessionkeeper, query: ListQuery, nowMs = Date.now()): Promise<SessionPage> {
+  return sessions.store.list({ ...query, now: nowMs });
+}
+
+/**
+ * The totals. `healthy` is the store's answer to a ping; the live count needs
+ * the store too, so a store that does not answer makes this reject (503).
+ */
+export async function readStats(sessions: Sessionkeeper, nowMs = Date.now()): Promise<StoreStats> {
+  const [ping, live] = await Promise.allSettled([sessions.store.ping(), sessions.store.count(nowMs)]);
+  if (live.status === 'rejected') throw live.reason;
+  return {
+    store: sessions.store.kind,
+    healthy: ping.status === 'fulfilled',
+    live: live.value,
+    createdLastHour: sessions.events.countRecent('session.created'),
+    expiredLastHour: sessions.events.countRecent('session.expired'),
+  };
+}
+
+/**
+ * Ends one session by its public id; false when no such session exists. An id
+ * that is not a well-formed public id never reaches the store: it throws
+ * InvalidParameterError (400).
+ */
+export async function endOneSession(sessions: Sessionkeeper, id: string): Promise<boolean> {
+  if (!isWellFormedPublicId(id)) throw new InvalidParameterError('That is not a session id: ids are the 43-character public ids the dashboard shows.');
+  const removed = await sessions.store.destroy(id);
+  if (removed) sessions.events.record('session.destroyed', { sid: id, by: 'admin' });
+  return removed;
+}
+
+/** Sweeps expired sessions now (each logged as `session.expired`); returns how many it removed. */
+export async function purgeExpiredSessions(sessions: Sessionkeeper): Promise<number> {
+  const { expired } = await sessions.sweeper.sweepNow();
+  sessions.events.record('sessions.purged', { count: expired, scope: 'expired', by: 'admin' });
+  return expired;
+}
+
+/** Ends every session, live or expired; returns how many there were. */
+export async function endAllSessions(sessions: Sessionkeeper): Promise<number> {
+  const count = await sessions.store.destroyAll();
+  sessions.events.record('sessions.purged', { count, scope: 'all', by: 'admin' });
+  return count;
+}

@@ -1,0 +1,60 @@
+/**
+ * The JSON API for scripts, exactly as SPEC.md's table: times as ISO 8601
+ * strings, sessions named by their public ids, errors as `{ "error": "…" }`.
+ */
+import type Router from '@koa/router';
+import type { Sessionkeeper } from '../middleware/sessionkeeper.ts';
+import type { SessionSummary } from '../middleware/store.ts';
+import { endAllSessions, endOneSession, listSessions, purgeExpiredSessions, readStats } from './actions.ts';
+import type { AdminAuth } from './auth.ts';
+import { parseLimit, parseListQuery } from './list-query.ts';
+
+/** A session as the API shows it. */
+export interface ApiSession {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  expiresAt: string;
+  sizeBytes: number;
+  keys: string[];
+}
+
+function toApiSession(summary: SessionSummary): ApiSession {
+  return {
+    id: summary.id,
+    createdAt: new Date(summary.createdAt).toISOString(),
+    lastSeenAt: new Date(summary.lastSeenAt).toISOString(),
+    expiresAt: new Date(summary.expiresAt).toISOString(),
+    sizeBytes: summary.sizeBytes,
+    keys: summary.keys,
+  };
+}
+
+/** Adds the routes under /admin/api. */
+export function addApiRoutes(router: Router, sessions: Sessionkeeper, auth: AdminAuth): void {
+  router.get('/admin/api/sessions', auth.requireApi, async (ctx) => {
+    const page = await listSessions(sessions, parseListQuery(ctx.query));
+    ctx.body = { sessions: page.sessions.map(toApiSession), nextCursor: page.nextCursor };
+  });
+
+  router.get('/admin/api/stats', auth.requireApi, async (ctx) => {
+    ctx.body = await readStats(sessions);
+  });
+
+  router.get('/admin/api/events', auth.requireApi, (ctx) => {
+    ctx.body = { events: sessions.events.recent(parseLimit(ctx.query)) };
+  });
+
+  router.delete('/admin/api/sessions/:id', auth.requireApi, async (ctx) => {
+    if (!(await endOneSession(sessions, ctx.params.id!))) ctx.throw(404, 'No live session has that id: it has expired or was ended.');
+    ctx.body = { removed: 1 };
+  });
+
+  router.post('/admin/api/purge-expired', auth.requireApi, async (ctx) => {
+    ctx.body = { removed: await purgeExpiredSessions(sessions) };
+  });
+
+  router.post('/admin/api/purge-all', auth.requireApi, async (ctx) => {
+    ctx.body = { removed: await endAllSessions(sessions) };
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * Who may use the dashboard: the HTML pages need the admin session cookie;
+ * the JSON API (and the event stream) take HTTP Basic or that cookie. Every
+ * credential check goes through the failure limiter, so an address that keeps
+ * guessing gets 429 whatever it sends, until its lock runs out.
+ */
+import type { Context, Next } from 'koa';
+import { formatDuration } from './format.ts';
+import type { AdminSession, AdminSessions } from './admin-session.ts';
+import { credentialsMatch, parseBasicAuthorization, type Credentials } from './credentials.ts';
+import { assertCsrfToken, assertSameOrigin, CSRF_HEADER } from './csrf.ts';
+import type { FailureLimiter } from './failure-limiter.ts';
+
+/** Where the HTML pages send a visitor who is not signed in. */
+const LOGIN_PATH = '/admin/login';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The admin session of each authenticated request, keyed by its context. */
+const signedIn = new WeakMap<Context, AdminSession>();
+
+/** The admin session of a request that passed `requirePage`. */
+export function adminSessionOf(ctx: Context): AdminSession | undefined {
+  return signedIn.get(ctx);
+}
+
+/** Answers 303 to another page (after a form, or to the login page). */
+export function seeOther(ctx: Context, location: string): void {
+  ctx.status = 303;
+  ctx.redirect(location);
+}
+
+export class AdminAuth {
+  constructor(
+    private readonly expected: Credentials,
+    readonly sessions: AdminSessions,
+    private readonly limiter: FailureLimiter,
+  ) {}
+
+  /**
+   * Checks credentials a client sent, through the failure limiter: 429 while
+   * the address is locked (even for the right password), and 429 for the
+   * failure that locks it; otherwise true or false. A success does not wipe
+   * earlier failures: a script signing in from the same address as a guesser
+   * must not reset the guesser's count.
+   */
+  verify(ctx: Context, given: Credentials): boolean {
+    this.assertNotLocked(ctx);
+    if (credentialsMatch(given, this.expected)) return true;
+    const lockMs = this.limiter.recordFailure(ctx.ip);
+    if (lockMs > 0) this.#tooMany(ctx, lockMs);
+    return false;
+  }
+
+  /** Throws 429 with Retry-After while the request's address is locked. */
+  assertNotLocked(ctx: Context): void {
+    const lockMs = this.limiter.retryAfterMs(ctx.ip);
+    if (lockMs > 0) this.#tooMany(ctx, lockMs);
+  }
+
+  /** HTML pages: the admin session, its idle expiry moved forward; otherwise a redirect to the login page. */
+  requirePage = async (ctx: Context, next: Next): Promise<void> => {
+    const session = this.sessions.read(ctx);
+    if (!session) return seeOther(ctx, LOGIN_PATH);
+    signedIn.set(ctx, this.sessions.refresh(ctx, session));
+    await next();
+  };
+
+  /**
+   * The JSON API and the event stream: HTTP Basic, or the admin session cookie
+   * (then a state-changing call must carry the CSRF token header). Either way a
+   * state-changing call from a page of another origin is refused: a browser
+   * replays cached Basic credentials just as it sends cookies.
+   */
+  requireApi = async (ctx: Context, next: Next): Promise<void> => {
+    const header = ctx.get('Authorization');
+    const changesState = !SAFE_METHODS.has(ctx.method);
+    if (header) {
+      const given = parseBasicAuthorization(header);
+      if (!given || !this.verify(ctx, given)) this.#unauthorized(ctx, 'Wrong user name or password.');
+    } else {
+      const session = this.sessions.read(ctx);
+      if (!session) this.#unauthorized(ctx, 'Authentication required: use HTTP Basic with ADMIN_USER and ADMIN_PASSWORD.');
+      if (changesState) assertCsrfToken(ctx, ctx.get(CSRF_HEADER) || undefined, session.csrfToken);
+    }
+    if (changesState) assertSameOrigin(ctx);
+    await next();
+  };
+
+  #unauthorized(ctx: Context, message: string): never {
+    ctx.throw(401, message, { headers: { 'WWW-Authenticate': 'Basic realm="sessionkeeper admin", charset="UTF-8"' } });
+  }
+
+  #tooMany(ctx: Context, lockMs: number): never {
+    const seconds = Math.ceil(lockMs / 1000);
+    ctx.throw(429, `Too many failed sign-ins from your address: try again in ${formatDuration(seconds * 1000)}.`, {
+      headers: { 'Retry-After': String(seconds) },
+    });
+  }
+}

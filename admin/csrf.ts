@@ -1,0 +1,84 @@
+/**
+ * Cross-site request forgery defences: an Origin (or Referer) check on every
+ * state-changing request, a synchronizer token bound to the admin session on
+ * every form, and a double-submit token for the login form (login CSRF), whose
+ * cookie exists before any admin session does.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Context } from 'koa';
+import { ADMIN_COOKIE_PATH } from './admin-session.ts';
+import { secretsEqual } from './credentials.ts';
+
+/** Name of the hidden form field that carries the token. */
+export const CSRF_FIELD = 'csrf';
+/** Header that carries the token on cookie-authenticated API calls. */
+export const CSRF_HEADER = 'x-csrf-token';
+const LOGIN_COOKIE = 'sk_admin_login';
+const LOGIN_TOKEN_TTL_MS = 30 * 60_000;
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * False when the request names an origin other than this server's: the
+ * `Origin` header, or the `Referer`'s origin when no `Origin` was sent. A
+ * request with neither (curl, a script) passes: it did not come from a page.
+ */
+export function isSameOrigin(ctx: Context): boolean {
+  // Not ctx.origin: in Koa 3 that is the request's own Origin header.
+  const expected = `${ctx.protocol}://${ctx.host}`;
+  const origin = ctx.get('Origin');
+  if (origin) return origin === expected;
+  const referer = ctx.get('Referer');
+  if (!referer) return true;
+  try {
+    return new URL(referer).origin === expected;
+  } catch {
+    return false;
+  }
+}
+
+/** Throws 403 unless the request comes from this server's own pages (or from no page at all). */
+export function assertSameOrigin(ctx: Context): void {
+  if (!isSameOrigin(ctx)) ctx.throw(403, 'This request came from another site (its Origin does not match this server), so nothing was changed.');
+}
+
+/** Throws 403 unless `given` equals the expected token (compared in constant time). */
+export function assertCsrfToken(ctx: Context, given: unknown, expected: string): void {
+  if (typeof given !== 'string' || !secretsEqual(given, expected)) {
+    ctx.throw(403, 'The form was missing its security token or it did not match your sign-in, so nothing was changed. Reload the page and try again.');
+  }
+}
+
+/** The double-submit token of the login form: a signed cookie and the same value in the form. */
+export class LoginTokens {
+  constructor(private readonly secure: boolean) {}
+
+  /** The token for a login form: the one the browser already holds, or a new one set in a cookie. */
+  issue(ctx: Context): string {
+    const current = this.#read(ctx);
+    if (current) return current;
+    const token = randomBytes(32).toString('base64url');
+    ctx.cookies.set(LOGIN_COOKIE, token, { ...this.#cookieOptions(), maxAge: LOGIN_TOKEN_TTL_MS });
+    return token;
+  }
+
+  /** Throws 403 unless the form's token matches the browser's login cookie. */
+  assertValid(ctx: Context, given: unknown): void {
+    const expected = this.#read(ctx);
+    if (!expected) ctx.throw(403, 'The sign-in form has expired. Reload the page and sign in again.');
+    assertCsrfToken(ctx, given, expected);
+  }
+
+  /** Removes the login cookie once it has served its purpose. */
+  clear(ctx: Context): void {
+    ctx.cookies.set(LOGIN_COOKIE, null, this.#cookieOptions());
+  }
+
+  #read(ctx: Context): string | undefined {
+    const value = ctx.cookies.get(LOGIN_COOKIE, { signed: true });
+    return value && TOKEN_PATTERN.test(value) ? value : undefined;
+  }
+
+  #cookieOptions() {
+    return { signed: true, httpOnly: true, sameSite: 'strict' as const, secure: this.secure, path: ADMIN_COOKIE_PATH, overwrite: true };
+  }
+}

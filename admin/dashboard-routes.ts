@@ -1,0 +1,104 @@
+/** The HTML dashboard: the sessions page, the forced-cleanup forms and the confirmation step. */
+import type Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type { ParsedUrlQuery } from 'node:querystring';
+import type { Sessionkeeper } from '../middleware/sessionkeeper.ts';
+import { StoreUnavailableError, type SessionSummary } from '../middleware/store.ts';
+import { isWellFormedPublicId } from '../middleware/ids.ts';
+import { endAllSessions, endOneSession, listSessions, purgeExpiredSessions, readStats } from './actions.ts';
+import { adminSessionOf, type AdminAuth, seeOther } from './auth.ts';
+import { assertCsrfToken, assertSameOrigin, CSRF_FIELD } from './csrf.ts';
+import { formField, parseForm } from './form-body.ts';
+import { EventStreams } from './event-stream.ts';
+import { shortId } from './format.ts';
+import { DEFAULT_PAGE_SIZE, parseListQuery, type ListQuery } from './list-query.ts';
+import type { Render } from './render.ts';
+
+/** Events shown in the feed when the page loads; the stream adds newer ones. */
+const FEED_SIZE = 50;
+
+/** The page's own address for a list query, keeping only what differs from the defaults. */
+export function sessionsUrl(query: Partial<ListQuery>): string {
+  const params = new URLSearchParams();
+  if (query.sort && query.sort !== 'activity') params.set('sort', query.sort);
+  if (query.limit && query.limit !== DEFAULT_PAGE_SIZE) params.set('limit', String(query.limit));
+  if (query.cursor) params.set('cursor', query.cursor);
+  const search = params.toString();
+  return search ? `/admin?${search}` : '/admin';
+}
+
+/** What the last action removed, from the redirect's query; anything unrecognised shows nothing. */
+function resultOf(query: ParsedUrlQuery): string | undefined {
+  const removed = typeof query.removed === 'string' && /^\d{1,12}$/.test(query.removed) ? Number(query.removed) : undefined;
+  const sessionsWord = (n: number) => (n === 1 ? '1 session' : `${n} sessions`);
+  if (query.done === 'ended' && isWellFormedPublicId(query.sid)) return `Ended session ${shortId(query.sid)}.`;
+  if (query.done === 'purged-expired' && removed !== undefined) return `Purged expired sessions: ${sessionsWord(removed)} removed.`;
+  if (query.done === 'ended-all' && removed !== undefined) return `Ended every session: ${sessionsWord(removed)} removed.`;
+  return undefined;
+}
+
+/** Adds the sessions page, the cleanup forms, the confirmation page and the live event stream. */
+export function addDashboardRoutes(router: Router, sessions: Sessionkeeper, auth: AdminAuth, render: Render, shutdownSignal?: AbortSignal): void {
+  /** Every form that changes something: signed in, same origin, and the session's CSRF token. */
+  const checkedForm = [
+    auth.requirePage,
+    parseForm,
+    async (ctx: Context, next: Next) => {
+      assertSameOrigin(ctx);
+      assertCsrfToken(ctx, formField(ctx, CSRF_FIELD), adminSessionOf(ctx)!.csrfToken);
+      await next();
+    },
+  ];
+
+  const pageLocals = (ctx: Context) => ({ signedIn: adminSessionOf(ctx), csrfField: CSRF_FIELD, nowMs: Date.now() });
+
+  router.get(['/admin', '/admin/'], auth.requirePage, async (ctx) => {
+    const query = parseListQuery(ctx.query);
+    const locals = {
+      ...pageLocals(ctx),
+      title: 'Sessions',
+      query,
+      sessionsUrl,
+      storeKind: sessions.store.kind,
+      storeLocation: sessions.store.location,
+      events: sessions.events.recent(FEED_SIZE),
+      result: resultOf(ctx.query),
+    };
+    try {
+      // One after the other: on the file store each call walks the directory, and walks in parallel
+      // share one thread pool, so each would take longer and risk the store's time limit.
+      const stats = await readStats(sessions, locals.nowMs);
+      const page = await listSessions(sessions, query, locals.nowMs);
+      const firstByExpiry = query.sort === 'expiry' && !query.cursor;
+      const soonest = firstByExpiry ? page : await listSessions(sessions, { limit: 1, sort: 'expiry' }, locals.nowMs);
+      const nextToExpire: SessionSummary | undefined = soonest.sessions[0];
+      await render(ctx, 'sessions', { ...locals, stats, page, nextToExpire });
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      // The page still shows the store, its location and the event feed: what an operator needs to see why.
+      await render(ctx, 'sessions', { ...locals, storeError: err.message }, 503);
+    }
+  });
+
+  router.post('/admin/sessions/:id/end', ...checkedForm, async (ctx) => {
+    const id = ctx.params.id!;
+    if (!(await endOneSession(sessions, id))) ctx.throw(404, 'No session has that id any more: it has expired or was already ended.');
+    seeOther(ctx, `/admin?done=ended&sid=${encodeURIComponent(id)}`);
+  });
+
+  router.post('/admin/purge-expired', ...checkedForm, async (ctx) => {
+    seeOther(ctx, `/admin?done=purged-expired&removed=${await purgeExpiredSessions(sessions)}`);
+  });
+
+  router.get('/admin/end-all', auth.requirePage, async (ctx) => {
+    const live = await sessions.store.count(Date.now());
+    await render(ctx, 'confirm-end-all', { ...pageLocals(ctx), title: 'End every session?', live, storeKind: sessions.store.kind });
+  });
+
+  router.post('/admin/end-all', ...checkedForm, async (ctx) => {
+    seeOther(ctx, `/admin?done=ended-all&removed=${await endAllSessions(sessions)}`);
+  });
+
+  const streams = new EventStreams(sessions.events, shutdownSignal);
+  router.get('/admin/events/stream', auth.requireApi, (ctx) => streams.open(ctx));
+}

@@ -1,0 +1,53 @@
+import type { Context } from 'koa';
+import type { Logger } from '../middleware/logger.ts';
+import type { Render } from './render.ts';
+
+/** True for paths whose answers are JSON (the API and the event stream's errors). */
+export function wantsJson(ctx: Context): boolean {
+  return ctx.path.startsWith('/admin/api/') || ctx.path === '/admin/api' || ctx.path === '/admin/events/stream';
+}
+
+interface HttpLikeError {
+  status?: number;
+  expose?: boolean;
+  message?: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Runs a dashboard handler and turns its errors into answers: a page for the
+ * HTML routes, `{ "error": "…" }` for the API, with the error's status (400,
+ * 401, 403, 404, 429, 503) and headers (Retry-After, WWW-Authenticate).
+ * Anything unexpected is logged and answered 500 without details.
+ */
+export async function answerErrors(ctx: Context, logger: Logger, render: Render, handler: () => Promise<void>): Promise<void> {
+  try {
+    await handler();
+  } catch (caught) {
+    const err = (caught ?? {}) as HttpLikeError;
+    const status = typeof err.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
+    const exposed = (err.expose ?? status < 500) && typeof err.message === 'string';
+    if (!exposed) logger.error({ err: caught, path: ctx.path }, 'admin request failed');
+    const message = exposed ? err.message! : 'Something went wrong on the server; the error has been logged.';
+    for (const [name, value] of Object.entries(err.headers ?? {})) ctx.set(name, value);
+    if (wantsJson(ctx)) {
+      ctx.status = status;
+      ctx.body = { error: message };
+    } else {
+      await render(ctx, 'error', { title: titleOf(status), status, message }, status);
+    }
+  }
+}
+
+function titleOf(status: number): string {
+  switch (status) {
+    case 400: return 'Bad request';
+    case 401: return 'Not signed in';
+    case 403: return 'Refused';
+    case 404: return 'Not found';
+    case 405: return 'Method not allowed';
+    case 429: return 'Too many attempts';
+    case 503: return 'Store not answering';
+    default: return status < 500 ? 'Request refused' : 'Server error';
+  }
+}

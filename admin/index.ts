@@ -1,0 +1,79 @@
+/**
+ * The operator dashboard and its JSON API (SPEC.md, "Operator dashboard"):
+ * one Koa middleware answering every path under /admin, mounted before the
+ * visitor session middleware so that no admin request creates or touches a
+ * visitor session.
+ */
+import Router from '@koa/router';
+import type { Context, Middleware, Next } from 'koa';
+import type { Sessionkeeper } from '../middleware/sessionkeeper.ts';
+import { AdminSessions } from './admin-session.ts';
+import { addApiRoutes } from './api-routes.ts';
+import { AdminAuth } from './auth.ts';
+import { LoginTokens } from './csrf.ts';
+import { addLoginRoutes } from './login-routes.ts';
+import { addDashboardRoutes } from './dashboard-routes.ts';
+import { answerErrors, wantsJson } from './errors.ts';
+import { FailureLimiter } from './failure-limiter.ts';
+import { createRenderer, type Render } from './render.ts';
+
+/** True for `/admin` and everything under `/admin/`. */
+function isAdminPath(path: string): boolean {
+  return path === '/admin' || path.startsWith('/admin/');
+}
+
+/**
+ * Builds the dashboard middleware. Paths outside /admin go to `next()`.
+ * Without ADMIN_PASSWORD every dashboard route answers 503 with how to set
+ * one: there is no default password, and 503 (not 401) because no
+ * credentials could succeed until the server is configured.
+ */
+export interface AdminOptions {
+  /** Aborted when the server starts shutting down: live event streams end so the server can close. */
+  shutdownSignal?: AbortSignal;
+}
+
+export function createAdmin(sessions: Sessionkeeper, options: AdminOptions = {}): Middleware {
+  const { config } = sessions;
+  const render = createRenderer({ cacheTemplates: config.production });
+  const handle = config.adminPassword
+    ? createDashboard(sessions, config.adminPassword, render, options)
+    : (ctx: Context) => answerSetupNeeded(ctx, render);
+
+  return async function admin(ctx: Context, next: Next): Promise<void> {
+    if (!isAdminPath(ctx.path)) return next();
+    // Dashboard answers show who is signed in and what sessions exist: never cache them.
+    ctx.set('Cache-Control', 'no-store');
+    await answerErrors(ctx, sessions.logger, render, () => handle(ctx));
+  };
+}
+
+function createDashboard(sessions: Sessionkeeper, password: string, render: Render, options: AdminOptions): (ctx: Context) => Promise<void> {
+  const { config } = sessions;
+  const adminSessions = new AdminSessions({ user: config.adminUser, password, keys: config.keys, secure: config.production });
+  const auth = new AdminAuth({ user: config.adminUser, password }, adminSessions, new FailureLimiter());
+  const router = new Router();
+  addApiRoutes(router, sessions, auth);
+  addLoginRoutes(router, auth, new LoginTokens(config.production), render);
+  addDashboardRoutes(router, sessions, auth, render, options.shutdownSignal);
+  // The router adds `params` to the context it is given; to Koa it is a plain middleware.
+  const routes = router.routes() as Middleware;
+  // Without `throw`, the router sets 405 with the Allow header; the page or JSON is written below.
+  const allowedMethods = router.allowedMethods() as Middleware;
+  return async (ctx) => {
+    await routes(ctx, () => allowedMethods(ctx, async () => undefined));
+    if (ctx.body != null) return;
+    if (ctx.status === 405 || ctx.status === 501) ctx.throw(ctx.status, `This address does not accept ${ctx.method} requests.`);
+    ctx.throw(404, 'There is no such dashboard page.');
+  };
+}
+
+async function answerSetupNeeded(ctx: Context, render: Render): Promise<void> {
+  const message = 'The dashboard is disabled because ADMIN_PASSWORD is not set. Set ADMIN_PASSWORD (at least 8 characters; ADMIN_USER defaults to admin) in the server\'s environment and restart it.';
+  if (wantsJson(ctx)) {
+    ctx.status = 503;
+    ctx.body = { error: message };
+    return;
+  }
+  await render(ctx, 'setup', { title: 'Dashboard not configured', message }, 503);
+}

@@ -1,0 +1,39 @@
+/** Signing in and out of the HTML dashboard. */
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { adminSessionOf, type AdminAuth, seeOther } from './auth.ts';
+import { assertCsrfToken, assertSameOrigin, CSRF_FIELD, type LoginTokens } from './csrf.ts';
+import { formField, parseForm } from './form-body.ts';
+import type { Render } from './render.ts';
+
+/** Adds the login page, the sign-in form's target and logout. */
+export function addLoginRoutes(router: Router, auth: AdminAuth, loginTokens: LoginTokens, render: Render): void {
+  const showLogin = (ctx: Context, locals: { error?: string; notice?: string; user?: string }, status = 200) =>
+    render(ctx, 'login', { title: 'Sign in', loginToken: loginTokens.issue(ctx), csrfField: CSRF_FIELD, user: '', ...locals }, status);
+
+  router.get('/admin/login', async (ctx) => {
+    if (auth.sessions.read(ctx)) return seeOther(ctx, '/admin');
+    await showLogin(ctx, ctx.query.signedOut === '1' ? { notice: 'You are signed out.' } : {});
+  });
+
+  router.post('/admin/login', parseForm, async (ctx) => {
+    assertSameOrigin(ctx);
+    auth.assertNotLocked(ctx);
+    loginTokens.assertValid(ctx, formField(ctx, CSRF_FIELD));
+    const user = formField(ctx, 'user') ?? '';
+    if (!auth.verify(ctx, { user, password: formField(ctx, 'password') ?? '' })) {
+      return showLogin(ctx, { error: 'Wrong user name or password.', user }, 401);
+    }
+    loginTokens.clear(ctx);
+    auth.sessions.start(ctx);
+    seeOther(ctx, '/admin');
+  });
+
+  router.post('/admin/logout', auth.requirePage, parseForm, (ctx) => {
+    const session = adminSessionOf(ctx)!;
+    assertSameOrigin(ctx);
+    assertCsrfToken(ctx, formField(ctx, CSRF_FIELD), session.csrfToken);
+    auth.sessions.end(ctx, session);
+    seeOther(ctx, '/admin/login?signedOut=1');
+  });
+}
