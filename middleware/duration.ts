@@ -10,11 +10,3 @@ export function parseDurationMs(text: string): number | undefined {
   if (!match) return undefined;
   return Number(match[1]) * UNIT_MS[match[2] || 's']!;
 }
-
-/** Formats milliseconds the way settings are written (`30m`), for start-up lines and pages. */
-export function formatDurationMs(ms: number): string {
-  for (const unit of ['d', 'h', 'm'] as const) {
-    if (ms > 0 && ms % UNIT_MS[unit]! === 0) return `${ms / UNIT_MS[unit]!}${unit}`;
-  }
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}
