@@ -100,12 +100,12 @@ const integer = (min: number, max: number) => ({
 });
 
 const DAY_MS = 86_400_000;
-const duration = (minMs: number, allowZero: boolean) => ({
-  allowed: `a duration like 90s, 30m, 12h, 7d or a number of seconds${allowZero ? ' (0 = none)' : ''}, at least ${minMs / 1000}s and at most 365d`,
+const duration = (minMs: number, allowZero: boolean, maxDays = 365) => ({
+  allowed: `a duration like 90s, 30m, 12h, 7d or a number of seconds${allowZero ? ' (0 = none)' : ''}, at least ${minMs / 1000}s and at most ${maxDays}d`,
   parse: parseDurationMs,
   check: (value: unknown) =>
     Number.isSafeInteger(value) &&
-    ((allowZero && value === 0) || ((value as number) >= minMs && (value as number) <= 365 * DAY_MS)),
+    ((allowZero && value === 0) || ((value as number) >= minMs && (value as number) <= maxDays * DAY_MS)),
 });
 
 const text = (pattern: RegExp, allowed: string) => ({
@@ -161,7 +161,8 @@ const SETTINGS: { [K in Key]-?: Setting<K> } = {
     check: (value) => Array.isArray(value) && value.length > 0 && value.every((k) => typeof k === 'string' && /^[^,\s]{16,}$/.test(k)),
     secret: true,
   },
-  sweepIntervalMs: { env: 'SESSION_SWEEP_INTERVAL', ...duration(1000, false) },
+  // Node timers overflow past 2^31-1 ms (~24.8 days) and would then fire every millisecond.
+  sweepIntervalMs: { env: 'SESSION_SWEEP_INTERVAL', ...duration(1000, false, 24) },
   maxCount: { env: 'SESSION_MAX_COUNT', ...integer(0, 1_000_000_000) },
   uploadMaxBytes: { env: 'UPLOAD_MAX_BYTES', ...integer(1, 1024 * 1024 * 1024) },
   adminUser: { env: 'ADMIN_USER', ...text(/^[^:\s]{1,128}$/, 'a user name of 1 to 128 characters without spaces or colons') },

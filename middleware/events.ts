@@ -58,9 +58,24 @@ export class SessionEvents extends EventEmitter {
     this.#history.push(entry);
     if (this.#history.length > HISTORY_SIZE) this.#history.splice(0, this.#history.length - HISTORY_SIZE);
     this.#count(event, Date.now(), details.count ?? 1);
-    this.emit(event, entry);
-    this.emit('event', entry);
+    this.#deliver(event, entry);
+    this.#deliver('event', entry);
     return entry;
+  }
+
+  /**
+   * Calls each listener on its own: a listener that throws is logged and the
+   * others still run, so the sweeper never stops halfway through a batch it
+   * has already removed from the store.
+   */
+  #deliver(name: string, entry: LifecycleEvent): void {
+    for (const listener of this.rawListeners(name) as ((entry: LifecycleEvent) => void)[]) {
+      try {
+        listener.call(this, entry);
+      } catch (err) {
+        this.logger.error({ err, event: entry.event, sid: entry.sid }, 'a lifecycle event listener threw');
+      }
+    }
   }
 
   /** The latest events, newest first. */

@@ -61,6 +61,8 @@ export async function createSessionkeeper(
 
   app.keys = config.keys;
   app.proxy = config.trustProxy;
+  // Behind one trusted proxy, the client is the address that proxy appended, not whatever the client put first.
+  if (config.trustProxy) app.maxIpsCount = 1;
   const middleware = createSession(
     {
       key: config.cookieName,

@@ -89,9 +89,15 @@ function displayName(originalFilename: string | null): string {
   return name ? name.slice(0, 255) : 'unnamed file';
 }
 
+/** formidable's code for a form with more files than `maxFiles`, which it also tags 413. */
+const MAX_FILES_EXCEEDED = 1015;
+
 /** formidable tags its errors with an `httpCode` that Koa does not read. */
-function refusalOf(err: Error & { httpCode?: unknown }, maxBytes: number): Error {
+function refusalOf(err: Error & { httpCode?: unknown; code?: unknown }, maxBytes: number): Error {
   if (typeof err.httpCode !== 'number') return err;
+  if (err.code === MAX_FILES_EXCEEDED) {
+    return new PageError(400, 'One file at a time', 'Choose a single text file to upload; nothing was stored.');
+  }
   if (err.httpCode === 413) {
     const exactly = maxBytes >= 1024 ? ` (${maxBytes.toLocaleString('en-US')} bytes)` : '';
     return new PageError(413, 'File too large', `This site accepts one file of at most ${formatBytes(maxBytes)}${exactly}; nothing was stored.`);

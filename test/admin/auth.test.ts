@@ -83,6 +83,17 @@ for (const kind of STORE_KINDS) {
       await agent.get('/admin/login').expect(303).expect('Location', '/admin');
     });
 
+    test('behind the trusted proxy, a client cannot dodge the lockout by forging X-Forwarded-For', async () => {
+      // The proxy appends the real client address; whatever the client wrote before it is not trusted.
+      const realClient = nextAddress();
+      const guess = (i: number) =>
+        request(site.app.callback()).get('/admin/api/stats')
+          .set('X-Forwarded-For', `203.0.113.${i}, ${realClient}`)
+          .set('Authorization', basicAuth(ADMIN_USER, `guess-${i}`));
+      for (let i = 0; i < 4; i++) await guess(i).expect(401);
+      await guess(4).expect(429);
+    });
+
     test('brute force: the failure that reaches the limit and every later try from that address get 429, even with the right password', async () => {
       const attacker = nextAddress();
       const guess = (password: string) =>

@@ -124,6 +124,8 @@ describe('configuration', () => {
     [{ ADMIN_PASSWORD: 'short' }, /^ADMIN_PASSWORD=\(hidden\) is not valid: expected a password of at least 8 characters$/],
     [{ SESSION_TTL: '2h', SESSION_ABSOLUTE_TTL: '1h' }, /^SESSION_ABSOLUTE_TTL=3600s is shorter than SESSION_TTL=7200s/],
     [{ SESSION_SWEEP_INTERVAL: '500ms' }, /^SESSION_SWEEP_INTERVAL="500ms" is not valid/],
+    [{ SESSION_SWEEP_INTERVAL: '30d' }, /^SESSION_SWEEP_INTERVAL="30d" is not valid: .*at most 24d$/],
+    [{ SESSION_TTL: '366d' }, /^SESSION_TTL="366d" is not valid: .*at most 365d$/],
   ];
   for (const [env, message] of invalid) {
     test(`refuses ${JSON.stringify(env)} with one clear line`, () => {

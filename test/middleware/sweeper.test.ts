@@ -58,3 +58,34 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+describe('lifecycle event listeners', () => {
+  test('a listener that throws loses no expiry log and stops no sweep', async () => {
+    const namespace = await createNamespace('file');
+    const lines: string[] = [];
+    const { Writable } = await import('node:stream');
+    const { default: pino } = await import('pino');
+    const logger = pino(new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }));
+    const keeper = await createSessionkeeper(new Koa(), { store: 'file', sweepIntervalMs: 3_600_000, ...namespace.settings }, { logger, store: namespace.open() });
+    try {
+      const seen: string[] = [];
+      keeper.events.on('session.expired', () => {
+        throw new Error('listener bug');
+      });
+      keeper.events.once('session.expired', (e: LifecycleEvent) => seen.push(`once:${e.sid}`));
+      keeper.events.on('event', (e: LifecycleEvent) => seen.push(e.sid!));
+      const now = Date.now();
+      const ids = Array.from({ length: 5 }, () => publicIdOf(newSessionId()));
+      for (const id of ids) await keeper.store.create(id, { data: {}, createdAt: now - 9_000, lastSeenAt: now - 9_000, expiresAt: now - 1_000 });
+      assert.deepEqual(await keeper.sweeper.sweepNow(), { expired: 5, evicted: 0 });
+      assert.equal(seen.filter((s) => !s.startsWith('once:')).length, 5, 'the other listeners got every event');
+      assert.equal(seen.filter((s) => s.startsWith('once:')).length, 1, 'a once-listener still runs once');
+      assert.equal(lines.filter((l) => l.includes('"msg":"session.expired"')).length, 5, 'every expiry logged');
+      assert.equal(lines.filter((l) => l.includes('a lifecycle event listener threw')).length, 5);
+    } finally {
+      await keeper.close();
+      await namespace.remove();
+    }
+  });
+});
+
