@@ -96,8 +96,8 @@ export class SessionEvents extends EventEmitter {
 
   #count(event: LifecycleEventName, nowMs: number, amount: number): void {
     const minute = Math.floor(nowMs / MINUTE_MS);
-    let buckets = this.#perMinute.get(event);
-    if (!buckets) this.#perMinute.set(event, (buckets = new Map()));
+    const buckets = this.#perMinute.get(event) ?? new Map<number, number>();
+    this.#perMinute.set(event, buckets);
     buckets.set(minute, (buckets.get(minute) ?? 0) + amount);
     for (const old of buckets.keys()) if (old <= minute - COUNTED_MINUTES) buckets.delete(old);
   }

@@ -1,7 +1,7 @@
 // sessionkeeper dashboard: live updates of the event feed over server-sent events.
 // An external file because the Content-Security-Policy allows no inline script.
-(function () {
-  'use strict';
+(() => {
+  
   var MAX_ITEMS = 50;
   var feed = document.getElementById('event-feed');
   if (!feed || !window.EventSource) return;
@@ -16,13 +16,13 @@
   }
 
   var source = new EventSource(feed.getAttribute('data-stream'));
-  source.addEventListener('open', function () {
+  source.addEventListener('open', () => {
     status.textContent = 'live · newest first';
   });
-  source.addEventListener('error', function () {
+  source.addEventListener('error', () => {
     status.textContent = 'reconnecting…';
   });
-  source.addEventListener('lifecycle', function (message) {
+  source.addEventListener('lifecycle', (message) => {
     var entry = JSON.parse(message.data);
     var item = document.createElement('li');
     item.className = 'event event-new';

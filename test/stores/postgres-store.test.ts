@@ -143,7 +143,10 @@ async function startRelay() {
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('error', () => {});
-      socket.on('close', () => (client.destroy(), upstream.destroy()));
+      socket.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
     }
     client.pipe(upstream).pipe(client);
   });
@@ -182,7 +185,10 @@ test('an idle connection killed by the server goes to onBackgroundError, and the
   const errors: Error[] = [];
   let reported!: () => void;
   const backgroundErrorSeen = new Promise<void>((resolve) => (reported = resolve));
-  const onBackgroundError = (err: Error) => (errors.push(err), reported());
+  const onBackgroundError = (err: Error) => {
+    errors.push(err);
+    reported();
+  };
   const store = new PostgresStore({ connectionString: `${DATABASE_URL}?application_name=${applicationName}`, table: newTable(), onBackgroundError });
   try {
     await store.ping();
