@@ -61,7 +61,7 @@ describe('temporary files', () => {
       cookie ??= cookieHeaderOf(res);
       statuses.push(res.status);
     }
-    assert.deepEqual(statuses, [303, 303, 413, 413, 400, 415, 400, 413]);
+    assert.deepEqual(statuses, [303, 303, 413, 413, 400, 415, 400, 400]);
 
     // A visitor who goes away halfway through an upload.
     const server = site.app.listen(0, '127.0.0.1');
