@@ -9,10 +9,15 @@ import { InvalidParameterError, type ListQuery } from './list-query.ts';
 
 /** The totals of the dashboard and of `GET /admin/api/stats`. */
 export interface StoreStats {
+  /** The store kind: `file`, `redis` or `postgres`. */
   store: string;
+  /** Whether the store answered a ping. */
   healthy: boolean;
+  /** Sessions not yet expired. */
   live: number;
+  /** `session.created` events this process recorded in the last hour. */
   createdLastHour: number;
+  /** `session.expired` events this process recorded in the last hour. */
   expiredLastHour: number;
 }
 

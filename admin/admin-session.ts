@@ -21,7 +21,9 @@ import { secretsEqual } from './credentials.ts';
 export interface AdminSession {
   /** Random token id: what logout revokes. */
   id: string;
+  /** The user name that signed in. */
   user: string;
+  /** When the operator signed in: the absolute limit counts from here. */
   issuedAtMs: number;
   /** Idle expiry; each use moves it forward, up to the absolute limit. */
   expiresAtMs: number;
@@ -29,14 +31,19 @@ export interface AdminSession {
   csrfToken: string;
 }
 
+/** What admin sessions are bound to, and how long they last. */
 export interface AdminSessionOptions {
+  /** ADMIN_USER. */
   user: string;
+  /** ADMIN_PASSWORD: changing it ends every admin session. */
   password: string;
   /** The app's cookie-signing keys, newest first. */
   keys: string[];
   /** `Secure` cookies (production). */
   secure: boolean;
+  /** How long an unused admin session lives (default 20 minutes). */
   idleTtlMs?: number;
+  /** How long an admin session lives at most, however it is used (default 8 hours). */
   absoluteTtlMs?: number;
 }
 
@@ -50,7 +57,9 @@ interface TokenPayload {
   cred: string;
 }
 
+/** Name of the admin session cookie (the visitors' is `sid`). */
 export const ADMIN_COOKIE = 'sk_admin';
+/** The admin cookies are sent only to the dashboard's paths. */
 export const ADMIN_COOKIE_PATH = '/admin';
 const DEFAULT_IDLE_TTL_MS = 20 * 60_000;
 const DEFAULT_ABSOLUTE_TTL_MS = 8 * 60 * 60_000;
@@ -64,7 +73,9 @@ function randomToken(): string {
 
 /** Issues, reads, refreshes and ends admin sessions. */
 export class AdminSessions {
+  /** How long an unused admin session lives. */
   readonly idleTtlMs: number;
+  /** How long an admin session lives at most. */
   readonly absoluteTtlMs: number;
   readonly #user: string;
   readonly #secure: boolean;
@@ -99,9 +110,17 @@ export class AdminSessions {
   read(ctx: Context, nowMs = Date.now()): AdminSession | undefined {
     const value = ctx.cookies.get(ADMIN_COOKIE, { signed: true });
     const payload = value === undefined ? undefined : parsePayload(value);
-    if (!payload || payload.exp <= nowMs || this.#revoked.has(payload.id)) return undefined;
+    if (!payload || payload.exp <= nowMs || this.isRevoked(payload.id)) return undefined;
     if (payload.u !== this.#user || !this.#credentialTags.some((tag) => secretsEqual(payload.cred, tag))) return undefined;
     return { id: payload.id, user: payload.u, issuedAtMs: payload.iat, expiresAtMs: payload.exp, csrfToken: payload.csrf };
+  }
+
+  /**
+   * True when logout revoked this token id in this process. A revoked id is
+   * remembered until every copy of its token has expired anyway.
+   */
+  isRevoked(id: string): boolean {
+    return this.#revoked.has(id);
   }
 
   /** Slides the idle expiry forward (never past the absolute limit) and re-issues the cookie. */

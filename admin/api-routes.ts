@@ -11,11 +11,17 @@ import { parseLimit, parseListQuery } from './list-query.ts';
 
 /** A session as the API shows it. */
 export interface ApiSession {
+  /** The public id (a digest of the cookie's id, never the id itself). */
   id: string;
+  /** ISO 8601. */
   createdAt: string;
+  /** ISO 8601: the last request that touched the session. */
   lastSeenAt: string;
+  /** ISO 8601. */
   expiresAt: string;
+  /** Size of the stored data as JSON. */
   sizeBytes: number;
+  /** The top-level keys of the session data; never the values. */
   keys: string[];
 }
 

@@ -5,10 +5,11 @@
  * guessing gets 429 whatever it sends, until its lock runs out.
  */
 import type { Context, Next } from 'koa';
-import { formatDuration } from './format.ts';
+import { formatDurationShort } from '../server/format.ts';
+import { assertSameOrigin } from '../server/same-origin.ts';
 import type { AdminSession, AdminSessions } from './admin-session.ts';
 import { credentialsMatch, parseBasicAuthorization, type Credentials } from './credentials.ts';
-import { assertCsrfToken, assertSameOrigin, CSRF_HEADER } from './csrf.ts';
+import { assertCsrfToken, CSRF_HEADER } from './csrf.ts';
 import type { FailureLimiter } from './failure-limiter.ts';
 
 /** Where the HTML pages send a visitor who is not signed in. */
@@ -18,7 +19,10 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** The admin session of each authenticated request, keyed by its context. */
 const signedIn = new WeakMap<Context, AdminSession>();
 
-/** The admin session of a request that passed `requirePage`. */
+/**
+ * The admin session of a request that passed `requirePage`, or `requireApi`
+ * with the cookie; undefined after `requireApi` with HTTP Basic.
+ */
 export function adminSessionOf(ctx: Context): AdminSession | undefined {
   return signedIn.get(ctx);
 }
@@ -29,7 +33,13 @@ export function seeOther(ctx: Context, location: string): void {
   ctx.redirect(location);
 }
 
+/** Checks every dashboard and API request's credentials: the admin session cookie or HTTP Basic. */
 export class AdminAuth {
+  /**
+   * @param expected ADMIN_USER and ADMIN_PASSWORD.
+   * @param sessions the dashboard's admin sessions (the cookie sign-in).
+   * @param limiter counts failed checks per address.
+   */
   constructor(
     private readonly expected: Credentials,
     readonly sessions: AdminSessions,
@@ -80,6 +90,7 @@ export class AdminAuth {
     } else {
       const session = this.sessions.read(ctx);
       if (!session) this.#unauthorized(ctx, 'Authentication required: use HTTP Basic with ADMIN_USER and ADMIN_PASSWORD.');
+      signedIn.set(ctx, session);
       if (changesState) assertCsrfToken(ctx, ctx.get(CSRF_HEADER) || undefined, session.csrfToken);
     }
     if (changesState) assertSameOrigin(ctx);
@@ -92,7 +103,7 @@ export class AdminAuth {
 
   #tooMany(ctx: Context, lockMs: number): never {
     const seconds = Math.ceil(lockMs / 1000);
-    ctx.throw(429, `Too many failed sign-ins from your address: try again in ${formatDuration(seconds * 1000)}.`, {
+    ctx.throw(429, `Too many failed sign-ins from your address: try again in ${formatDurationShort(seconds * 1000)}.`, {
       headers: { 'Retry-After': String(seconds) },
     });
   }

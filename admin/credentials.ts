@@ -2,7 +2,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** A user name and password as a client sent them. */
 export interface Credentials {
+  /** The user name (ADMIN_USER). */
   user: string;
+  /** The password (ADMIN_PASSWORD); never logged. */
   password: string;
 }
 

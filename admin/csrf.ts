@@ -1,8 +1,8 @@
 /**
- * Cross-site request forgery defences: an Origin (or Referer) check on every
- * state-changing request, a synchronizer token bound to the admin session on
- * every form, and a double-submit token for the login form (login CSRF), whose
- * cookie exists before any admin session does.
+ * Cross-site request forgery defences beside the same-origin check (shared
+ * with the site, in `server/same-origin.ts`): a synchronizer token bound to
+ * the admin session on every form, and a double-submit token for the login
+ * form (login CSRF), whose cookie exists before any admin session does.
  */
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
@@ -17,30 +17,6 @@ const LOGIN_COOKIE = 'sk_admin_login';
 const LOGIN_TOKEN_TTL_MS = 30 * 60_000;
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
-/**
- * False when the request names an origin other than this server's: the
- * `Origin` header, or the `Referer`'s origin when no `Origin` was sent. A
- * request with neither (curl, a script) passes: it did not come from a page.
- */
-export function isSameOrigin(ctx: Context): boolean {
-  // Not ctx.origin: in Koa 3 that is the request's own Origin header.
-  const expected = `${ctx.protocol}://${ctx.host}`;
-  const origin = ctx.get('Origin');
-  if (origin) return origin === expected;
-  const referer = ctx.get('Referer');
-  if (!referer) return true;
-  try {
-    return new URL(referer).origin === expected;
-  } catch {
-    return false;
-  }
-}
-
-/** Throws 403 unless the request comes from this server's own pages (or from no page at all). */
-export function assertSameOrigin(ctx: Context): void {
-  if (!isSameOrigin(ctx)) ctx.throw(403, 'This request came from another site (its Origin does not match this server), so nothing was changed.');
-}
-
 /** Throws 403 unless `given` equals the expected token (compared in constant time). */
 export function assertCsrfToken(ctx: Context, given: unknown, expected: string): void {
   if (typeof given !== 'string' || !secretsEqual(given, expected)) {
@@ -50,6 +26,7 @@ export function assertCsrfToken(ctx: Context, given: unknown, expected: string):
 
 /** The double-submit token of the login form: a signed cookie and the same value in the form. */
 export class LoginTokens {
+  /** @param secure set the cookie `Secure` (production). */
   constructor(private readonly secure: boolean) {}
 
   /** The token for a login form: the one the browser already holds, or a new one set in a cookie. */

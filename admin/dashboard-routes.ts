@@ -5,14 +5,15 @@ import type { ParsedUrlQuery } from 'node:querystring';
 import type { Sessionkeeper } from '../middleware/sessionkeeper.ts';
 import { StoreUnavailableError, type SessionSummary } from '../middleware/store.ts';
 import { isWellFormedPublicId } from '../middleware/ids.ts';
+import { assertSameOrigin } from '../server/same-origin.ts';
+import type { Render } from '../server/views.ts';
 import { endAllSessions, endOneSession, listSessions, purgeExpiredSessions, readStats } from './actions.ts';
 import { adminSessionOf, type AdminAuth, seeOther } from './auth.ts';
-import { assertCsrfToken, assertSameOrigin, CSRF_FIELD } from './csrf.ts';
+import { assertCsrfToken, CSRF_FIELD } from './csrf.ts';
+import type { EventStreams } from './event-stream.ts';
 import { formField, parseForm } from './form-body.ts';
-import { EventStreams } from './event-stream.ts';
 import { shortId } from './format.ts';
 import { DEFAULT_PAGE_SIZE, parseListQuery, type ListQuery } from './list-query.ts';
-import type { Render } from './render.ts';
 
 /** Events shown in the feed when the page loads; the stream adds newer ones. */
 const FEED_SIZE = 50;
@@ -38,7 +39,7 @@ function resultOf(query: ParsedUrlQuery): string | undefined {
 }
 
 /** Adds the sessions page, the cleanup forms, the confirmation page and the live event stream. */
-export function addDashboardRoutes(router: Router, sessions: Sessionkeeper, auth: AdminAuth, render: Render, shutdownSignal?: AbortSignal): void {
+export function addDashboardRoutes(router: Router, sessions: Sessionkeeper, auth: AdminAuth, render: Render, streams: EventStreams): void {
   /** Every form that changes something: signed in, same origin, and the session's CSRF token. */
   const checkedForm = [
     auth.requirePage,
@@ -99,6 +100,5 @@ export function addDashboardRoutes(router: Router, sessions: Sessionkeeper, auth
     seeOther(ctx, `/admin?done=ended-all&removed=${await endAllSessions(sessions)}`);
   });
 
-  const streams = new EventStreams(sessions.events, shutdownSignal);
-  router.get('/admin/events/stream', auth.requireApi, (ctx) => streams.open(ctx));
+  router.get('/admin/events/stream', auth.requireApi, (ctx) => streams.open(ctx, adminSessionOf(ctx)));
 }

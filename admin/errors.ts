@@ -1,11 +1,8 @@
+/** How the dashboard answers a failed request: a page for people, JSON for the API and the event stream. */
 import type { Context } from 'koa';
 import type { Logger } from '../middleware/logger.ts';
-import type { Render } from './render.ts';
-
-/** True for paths whose answers are JSON (the API and the event stream's errors). */
-export function wantsJson(ctx: Context): boolean {
-  return ctx.path.startsWith('/admin/api/') || ctx.path === '/admin/api' || ctx.path === '/admin/events/stream';
-}
+import { errorTitleOf, wantsJson } from '../server/error-answers.ts';
+import type { Render } from '../server/views.ts';
 
 interface HttpLikeError {
   status?: number;
@@ -30,24 +27,11 @@ export async function answerErrors(ctx: Context, logger: Logger, render: Render,
     if (!exposed) logger.error({ err: caught, path: ctx.path }, 'admin request failed');
     const message = exposed ? err.message! : 'Something went wrong on the server; the error has been logged.';
     for (const [name, value] of Object.entries(err.headers ?? {})) ctx.set(name, value);
-    if (wantsJson(ctx)) {
+    if (wantsJson(ctx.path)) {
       ctx.status = status;
       ctx.body = { error: message };
     } else {
-      await render(ctx, 'error', { title: titleOf(status), status, message }, status);
+      await render(ctx, 'error', { title: errorTitleOf(status), status, message }, status);
     }
-  }
-}
-
-function titleOf(status: number): string {
-  switch (status) {
-    case 400: return 'Bad request';
-    case 401: return 'Not signed in';
-    case 403: return 'Refused';
-    case 404: return 'Not found';
-    case 405: return 'Method not allowed';
-    case 429: return 'Too many attempts';
-    case 503: return 'Store not answering';
-    default: return status < 500 ? 'Request refused' : 'Server error';
   }
 }

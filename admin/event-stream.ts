@@ -4,75 +4,159 @@
  * every so often so proxies keep the connection open, and nothing left behind
  * when a client goes away. All open streams share one listener on the events,
  * so open dashboards never pile up listeners on the library's emitter.
+ *
+ * A stream is authenticated once, when it opens, yet sends session ids for as
+ * long as it lives; so before every message it checks that its sign-in still
+ * holds. A stream opened with the admin session cookie ends once that session
+ * is signed out (logout) or past its idle expiry; one opened with HTTP Basic
+ * ends after a fixed lifetime, and the browser's EventSource reconnects with
+ * its credentials, which are checked again. A client that stops reading is
+ * cut off rather than buffered for without end.
  */
+import type { ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import type { LifecycleEvent, SessionEvents } from '../middleware/events.ts';
-import { describeEvent, formatTime, shortId } from './format.ts';
+import { formatTime } from '../server/format.ts';
+import type { AdminSession, AdminSessions } from './admin-session.ts';
+import { describeEvent, shortId } from './format.ts';
 
-const HEARTBEAT_MS = 25_000;
+/** Keeps idle proxies from closing the connection, and bounds how long a signed-out stream lingers. */
+const DEFAULT_HEARTBEAT_MS = 25_000;
+const HEARTBEAT = ': still here\n\n';
 /** How long a browser waits before reconnecting after the stream drops. */
 const RECONNECT_MS = 5_000;
 /** Open streams at once; each holds a connection. */
 const DEFAULT_MAX_STREAMS = 100;
+/** Unsent bytes a client may fall behind by before it is cut off: a few hundred events. */
+const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024;
+
+/** Settings of the event streams; every one has a default. */
+export interface EventStreamOptions {
+  /**
+   * When it aborts, every open stream ends and no new one opens: a stream never
+   * finishes by itself, so it would otherwise hold a graceful shutdown open until its deadline.
+   */
+  shutdownSignal?: AbortSignal;
+  /** Interval of the keep-alive comment, at which each stream also checks its sign-in again. */
+  heartbeatMs?: number;
+  /** Lifetime of a stream opened with HTTP Basic (default: the admin session idle time). */
+  basicLifetimeMs?: number;
+  /** Streams open at once; one more is refused with 503. */
+  maxStreams?: number;
+  /** A client with more unsent data than this, when the stream also refuses more, is too slow: its connection is closed. */
+  maxBufferedBytes?: number;
+}
+
+/** One open stream and the sign-in it was opened with. */
+interface Client {
+  stream: PassThrough;
+  response: ServerResponse;
+  /** Token id of the admin session the stream was opened with; undefined for HTTP Basic. */
+  adminTokenId: string | undefined;
+  /** When the stream ends at the latest: its admin session's idle expiry, or the end of the Basic lifetime. */
+  endsAtMs: number;
+  heartbeat: NodeJS.Timeout;
+}
 
 /** The event as recorded, plus the texts the feed shows, so the page's script formats nothing itself. */
 function withDisplay(entry: LifecycleEvent) {
   return {
     ...entry,
-    display: { time: formatTime(Date.parse(entry.at)), sid: entry.sid ? shortId(entry.sid) : '', detail: describeEvent(entry) },
+    display: { time: formatTime(entry.at), sid: entry.sid ? shortId(entry.sid) : '', detail: describeEvent(entry) },
   };
 }
 
 /** The open event streams of one dashboard. */
 export class EventStreams {
-  readonly #clients = new Set<PassThrough>();
+  readonly #clients = new Set<Client>();
+  readonly #shutdownSignal: AbortSignal | undefined;
+  readonly #heartbeatMs: number;
+  readonly #basicLifetimeMs: number;
+  readonly #maxStreams: number;
+  readonly #maxBufferedBytes: number;
 
   /**
-   * @param shutdownSignal when it aborts, every open stream ends and no new one opens: a stream never
-   *   finishes by itself, so it would otherwise hold a graceful shutdown open until its deadline.
+   * @param events the lifecycle events to send.
+   * @param adminSessions the dashboard's sign-ins: which tokens logout revoked, and the idle time.
    */
-  constructor(private readonly events: SessionEvents, private readonly shutdownSignal?: AbortSignal, private readonly maxStreams = DEFAULT_MAX_STREAMS) {
-    shutdownSignal?.addEventListener('abort', () => {
-      for (const stream of this.#clients) stream.end();
+  constructor(private readonly events: SessionEvents, private readonly adminSessions: AdminSessions, options: EventStreamOptions = {}) {
+    this.#shutdownSignal = options.shutdownSignal;
+    this.#heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.#basicLifetimeMs = options.basicLifetimeMs ?? adminSessions.idleTtlMs;
+    this.#maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
+    this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#shutdownSignal?.addEventListener('abort', () => {
+      for (const client of this.#clients) this.#end(client);
     }, { once: true });
   }
 
-  /** Answers the request with a stream of the lifecycle events recorded from now on. */
-  open(ctx: Context): void {
-    if (this.shutdownSignal?.aborted) ctx.throw(503, 'The server is shutting down.');
-    if (this.#clients.size >= this.maxStreams) ctx.throw(503, 'Too many live event streams are open; reload the page later.');
-    const stream = new PassThrough();
-    const heartbeat = setInterval(() => stream.write(': still here\n\n'), HEARTBEAT_MS);
-    heartbeat.unref();
-    this.#add(stream);
-    ctx.res.once('close', () => {
-      clearInterval(heartbeat);
-      this.#remove(stream);
-      stream.end();
-    });
+  /**
+   * Answers the request with a stream of the lifecycle events recorded from now on.
+   *
+   * @param adminSession the admin session the request was authenticated with; undefined for HTTP Basic.
+   */
+  open(ctx: Context, adminSession: AdminSession | undefined): void {
+    if (this.#shutdownSignal?.aborted) ctx.throw(503, 'The server is shutting down.');
+    if (this.#clients.size >= this.#maxStreams) ctx.throw(503, 'Too many live event streams are open; reload the page later.');
+    const client: Client = {
+      stream: new PassThrough(),
+      response: ctx.res,
+      adminTokenId: adminSession?.id,
+      endsAtMs: adminSession ? adminSession.expiresAtMs : Date.now() + this.#basicLifetimeMs,
+      heartbeat: setInterval(() => this.#send(client, HEARTBEAT), this.#heartbeatMs),
+    };
+    client.heartbeat.unref();
+    this.#add(client);
+    ctx.res.once('close', () => this.#end(client));
 
     ctx.req.socket.setNoDelay(true);
     ctx.set('Cache-Control', 'no-store');
     ctx.set('X-Accel-Buffering', 'no'); // nginx would otherwise hold the messages back
     ctx.type = 'text/event-stream';
     ctx.status = 200;
-    ctx.body = stream;
-    stream.write(`retry: ${RECONNECT_MS}\n\n`);
+    ctx.body = client.stream;
+    client.stream.write(`retry: ${RECONNECT_MS}\n\n`);
   }
 
   #broadcast = (entry: LifecycleEvent): void => {
     const message = `event: lifecycle\ndata: ${JSON.stringify(withDisplay(entry))}\n\n`;
-    for (const stream of this.#clients) stream.write(message);
+    // Removing the current element of a Set while iterating it is safe.
+    for (const client of this.#clients) this.#send(client, message);
   };
 
-  #add(stream: PassThrough): void {
-    this.#clients.add(stream);
+  /** Writes to one client whose sign-in still holds; ends it otherwise, and cuts it off when it lags too far. */
+  #send(client: Client, message: string): void {
+    if (!this.#stillSignedIn(client)) {
+      this.#end(client);
+      return;
+    }
+    if (!client.stream.write(message) && client.stream.writableLength > this.#maxBufferedBytes) {
+      // Ending would queue the end behind what the client never reads: close the connection instead.
+      this.#remove(client);
+      client.response.destroy();
+    }
+  }
+
+  #stillSignedIn(client: Client): boolean {
+    if (Date.now() >= client.endsAtMs) return false;
+    return client.adminTokenId === undefined || !this.adminSessions.isRevoked(client.adminTokenId);
+  }
+
+  /** Ends a stream cleanly: what was sent still reaches the client. */
+  #end(client: Client): void {
+    this.#remove(client);
+    client.stream.end();
+  }
+
+  #add(client: Client): void {
+    this.#clients.add(client);
     if (this.#clients.size === 1) this.events.on('event', this.#broadcast);
   }
 
-  #remove(stream: PassThrough): void {
-    this.#clients.delete(stream);
+  #remove(client: Client): void {
+    clearInterval(client.heartbeat);
+    if (!this.#clients.delete(client)) return;
     if (this.#clients.size === 0) this.events.off('event', this.#broadcast);
   }
 }

@@ -2,6 +2,7 @@
 export interface FailureLimiterOptions {
   /** Failures within `windowMs` that lock an address. */
   maxFailures: number;
+  /** How far back failures count. */
   windowMs: number;
   /** How long a locked address is refused, whatever it sends. */
   lockMs: number;
@@ -33,6 +34,7 @@ interface Entry {
 export class FailureLimiter {
   readonly #entries = new Map<string, Entry>();
 
+  /** @param options the limits; 5 failures in 5 minutes lock an address for 15 minutes unless given. */
   constructor(private readonly options: FailureLimiterOptions = DEFAULT_FAILURE_LIMITS) {}
 
   /** Milliseconds until the address may try again; 0 when it is not locked. */

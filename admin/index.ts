@@ -7,19 +7,30 @@
 import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import type { Sessionkeeper } from '../middleware/sessionkeeper.ts';
+import { wantsJson } from '../server/error-answers.ts';
+import type { Render } from '../server/views.ts';
 import { AdminSessions } from './admin-session.ts';
 import { addApiRoutes } from './api-routes.ts';
 import { AdminAuth } from './auth.ts';
 import { LoginTokens } from './csrf.ts';
-import { addLoginRoutes } from './login-routes.ts';
 import { addDashboardRoutes } from './dashboard-routes.ts';
-import { answerErrors, wantsJson } from './errors.ts';
+import { answerErrors } from './errors.ts';
+import { EventStreams } from './event-stream.ts';
 import { FailureLimiter } from './failure-limiter.ts';
-import { createRenderer, type Render } from './render.ts';
+import { addLoginRoutes } from './login-routes.ts';
+import { createDashboardRenderer } from './render.ts';
 
 /** True for `/admin` and everything under `/admin/`. */
 function isAdminPath(path: string): boolean {
   return path === '/admin' || path.startsWith('/admin/');
+}
+
+/** What `createAdmin` may be given besides the sessions; every option has a default. */
+export interface AdminOptions {
+  /** Aborted when the server starts shutting down: live event streams end so the server can close. */
+  shutdownSignal?: AbortSignal;
+  /** Interval of the live event streams' keep-alive comment, at which each also checks its sign-in again (default 25 s). */
+  streamHeartbeatMs?: number;
 }
 
 /**
@@ -28,14 +39,9 @@ function isAdminPath(path: string): boolean {
  * one: there is no default password, and 503 (not 401) because no
  * credentials could succeed until the server is configured.
  */
-export interface AdminOptions {
-  /** Aborted when the server starts shutting down: live event streams end so the server can close. */
-  shutdownSignal?: AbortSignal;
-}
-
 export function createAdmin(sessions: Sessionkeeper, options: AdminOptions = {}): Middleware {
   const { config } = sessions;
-  const render = createRenderer({ cacheTemplates: config.production });
+  const render = createDashboardRenderer({ cacheTemplates: config.production });
   const handle = config.adminPassword
     ? createDashboard(sessions, config.adminPassword, render, options)
     : (ctx: Context) => answerSetupNeeded(ctx, render);
@@ -55,7 +61,8 @@ function createDashboard(sessions: Sessionkeeper, password: string, render: Rend
   const router = new Router();
   addApiRoutes(router, sessions, auth);
   addLoginRoutes(router, auth, new LoginTokens(config.production), render);
-  addDashboardRoutes(router, sessions, auth, render, options.shutdownSignal);
+  const streams = new EventStreams(sessions.events, adminSessions, { shutdownSignal: options.shutdownSignal, heartbeatMs: options.streamHeartbeatMs });
+  addDashboardRoutes(router, sessions, auth, render, streams);
   // The router adds `params` to the context it is given; to Koa it is a plain middleware.
   const routes = router.routes() as Middleware;
   // Without `throw`, the router sets 405 with the Allow header; the page or JSON is written below.
@@ -70,7 +77,7 @@ function createDashboard(sessions: Sessionkeeper, password: string, render: Rend
 
 async function answerSetupNeeded(ctx: Context, render: Render): Promise<void> {
   const message = 'The dashboard is disabled because ADMIN_PASSWORD is not set. Set ADMIN_PASSWORD (at least 8 characters; ADMIN_USER defaults to admin) in the server\'s environment and restart it.';
-  if (wantsJson(ctx)) {
+  if (wantsJson(ctx.path)) {
     ctx.status = 503;
     ctx.body = { error: message };
     return;

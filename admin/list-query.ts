@@ -4,7 +4,9 @@ import { MAX_PAGE_SIZE, type ListSort } from '../middleware/store.ts';
 
 /** A page request of the session list, validated. */
 export interface ListQuery {
+  /** Sessions per page, 1 to MAX_PAGE_SIZE. */
   limit: number;
+  /** Most recently active first, or soonest to expire first. */
   sort: ListSort;
   /** Absent for the first page. */
   cursor?: string;
@@ -12,14 +14,19 @@ export interface ListQuery {
 
 /** A query parameter outside what it allows: the request gets 400 with this message. */
 export class InvalidParameterError extends Error {
+  /** Koa's status for the answer. */
   readonly status = 400;
+  /** Koa's convention: the message is meant for the client. */
   readonly expose = true;
+
+  /** @param message what is wrong with the parameter and what it accepts. */
   constructor(message: string) {
     super(message);
     this.name = 'InvalidParameterError';
   }
 }
 
+/** Sessions per page when the query gives no `limit`. */
 export const DEFAULT_PAGE_SIZE = 50;
 const SORTS: readonly ListSort[] = ['activity', 'expiry'];
 

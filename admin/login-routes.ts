@@ -1,10 +1,11 @@
 /** Signing in and out of the HTML dashboard. */
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { assertSameOrigin } from '../server/same-origin.ts';
+import type { Render } from '../server/views.ts';
 import { adminSessionOf, type AdminAuth, seeOther } from './auth.ts';
-import { assertCsrfToken, assertSameOrigin, CSRF_FIELD, type LoginTokens } from './csrf.ts';
+import { assertCsrfToken, CSRF_FIELD, type LoginTokens } from './csrf.ts';
 import { formField, parseForm } from './form-body.ts';
-import type { Render } from './render.ts';
 
 /** Adds the login page, the sign-in form's target and logout. */
 export function addLoginRoutes(router: Router, auth: AdminAuth, loginTokens: LoginTokens, render: Render): void {

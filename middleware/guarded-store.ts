@@ -8,24 +8,30 @@ import { InvalidCursorError } from './cursor.ts';
 /** Default bound on one store call: well under the 5 s SPEC.md allows for a 503. */
 export const DEFAULT_STORE_TIMEOUT_MS = 3000;
 
+/** Calls that only read. A store can refuse writes while it still reads (a full or read-only disk). */
+const READ_OPERATIONS = new Set(['get', 'list', 'count', 'ping']);
+
 /**
  * Wraps a store so that every call is bounded in time and every failure
  * becomes a StoreUnavailableError (503). The cause is logged once when the
  * store stops answering and once when it answers again, not on every request.
+ * Reads and writes recover apart: a store that reads but refuses writes is
+ * still failing, so a request that reads and then writes does not log twice.
  */
 export class GuardedStore implements SessionStore {
   readonly kind: StoreKind;
   readonly location: string;
-  #down = false;
+  /** The kinds of call ('read', 'write') whose last attempt failed. */
+  readonly #failing = new Set<'read' | 'write'>();
 
   constructor(readonly inner: SessionStore, private readonly logger: Logger, private readonly timeoutMs = DEFAULT_STORE_TIMEOUT_MS) {
     this.kind = inner.kind;
     this.location = inner.location;
   }
 
-  /** True while the last call failed. */
+  /** True while the last read or the last write failed. */
   get down(): boolean {
-    return this.#down;
+    return this.#failing.size > 0;
   }
 
   init(): Promise<void> { return this.#run('init', () => this.inner.init()); }
@@ -53,7 +59,7 @@ export class GuardedStore implements SessionStore {
     });
     try {
       const result = await Promise.race([pending, timeout]);
-      this.#markUp();
+      this.#markUp(operation);
       return result;
     } catch (cause) {
       // A bad cursor is the caller's mistake, not the store's.
@@ -67,14 +73,18 @@ export class GuardedStore implements SessionStore {
   }
 
   #markDown(operation: string, cause: unknown): void {
-    if (this.#down) return;
-    this.#down = true;
+    const wasUp = this.#failing.size === 0;
+    this.#failing.add(accessOf(operation));
+    if (!wasUp) return;
     this.logger.error({ store: this.kind, location: this.location, operation, err: cause }, 'session store unavailable');
   }
 
-  #markUp(): void {
-    if (!this.#down) return;
-    this.#down = false;
+  #markUp(operation: string): void {
+    if (!this.#failing.delete(accessOf(operation)) || this.#failing.size > 0) return;
     this.logger.info({ store: this.kind, location: this.location }, 'session store answering again');
   }
+}
+
+function accessOf(operation: string): 'read' | 'write' {
+  return READ_OPERATIONS.has(operation) ? 'read' : 'write';
 }

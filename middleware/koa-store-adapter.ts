@@ -26,6 +26,28 @@ export function expiryOf(policy: LifetimePolicy, createdAt: number, now: number)
   return policy.absoluteTtlMs > 0 ? Math.min(idle, createdAt + policy.absoluteTtlMs) : idle;
 }
 
+/** The refresh interval is this fraction of the idle lifetime… */
+const REFRESH_INTERVAL_SHARE = 0.01;
+/** …and never more than a minute. */
+const MAX_REFRESH_INTERVAL_MS = 60_000;
+
+/**
+ * How long after its last refresh an unchanged session is written back again
+ * (rolling): 1 % of the idle lifetime, at most a minute (18 s for 30 minutes).
+ * A request within it moves neither the stored expiry nor the cookie's, so
+ * reads of a busy session cost one store read; the idle expiry thus falls
+ * between `idleTtlMs` minus this interval and `idleTtlMs` after the last
+ * request. A session whose data changes is always written, with fresh times.
+ */
+export function refreshIntervalMs(policy: LifetimePolicy): number {
+  return Math.min(Math.floor(policy.idleTtlMs * REFRESH_INTERVAL_SHARE), MAX_REFRESH_INTERVAL_MS);
+}
+
+/** koa-session's options for this request only (a copy per request): `rolling` decides whether it writes an unchanged session back. */
+function requestSessionOptions(ctx: Context): { rolling?: boolean } {
+  return (ctx as unknown as { sessionOptions: { rolling?: boolean } }).sessionOptions;
+}
+
 /** Ends the request's session now, recording who ended it for the `session.destroyed` event. */
 export function endSession(ctx: Context, by: DestroyedBy = 'app'): void {
   endedBy.set(ctx, by);
@@ -67,24 +89,32 @@ function applicationData(json: Record<string, unknown>): SessionData {
  * koa-session's external-store contract over a SessionStore. It hashes raw ids
  * into public ids, enforces idle and absolute expiry on the server whatever the
  * cookie says (koa-session's `maxAge`, possibly the string `'session'`, is
- * ignored), never resurrects a session someone destroyed, and records the
- * lifecycle events.
+ * ignored), refreshes unchanged sessions at most once per refresh interval,
+ * never resurrects a session someone destroyed, and records the lifecycle
+ * events.
  */
 export class KoaStoreAdapter {
+  private readonly refreshIntervalMs: number;
+
   constructor(
     private readonly store: SessionStore,
     private readonly events: SessionEvents,
     private readonly policy: LifetimePolicy,
-  ) {}
+  ) {
+    this.refreshIntervalMs = refreshIntervalMs(policy);
+  }
 
   async get(rawId: string, _maxAge: unknown, options: { ctx?: unknown }): Promise<SessionData | undefined> {
     const ctx = contextOf(options);
     // A cookie we could not have issued costs no store read.
     if (!isWellFormedSessionId(rawId)) return undefined;
     const id = publicIdOf(rawId);
-    const record = await this.store.get(id, Date.now());
+    const now = Date.now();
+    const record = await this.store.get(id, now);
     if (!record) return undefined;
     loaded.set(ctx, { id, createdAt: record.createdAt });
+    // Refreshed recently: unless the data changes, this request writes nothing and sends no cookie.
+    if (now - record.lastSeenAt < this.refreshIntervalMs) requestSessionOptions(ctx).rolling = false;
     return record.data;
   }
 

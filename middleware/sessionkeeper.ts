@@ -56,7 +56,9 @@ export async function createSessionkeeper(
   }
   const inner = dependencies.store ?? createStore(config, (err) => logger.debug({ err, store: config.store }, 'session store connection error'));
   const store = new GuardedStore(inner, logger, dependencies.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS);
-  const events = new SessionEvents(logger, store.kind);
+  // Lifecycle lines hold only fields sessionkeeper sets (event, public ids, store, time): nothing to redact,
+  // and skipping the redaction pass halves the cost of the line every new session logs.
+  const events = new SessionEvents(logger.child({}, { redact: [] }), store.kind);
   await store.init().catch(() => undefined); // logged by the guard; the store retries on use
 
   app.keys = config.keys;

@@ -20,7 +20,8 @@
     status.textContent = 'live · newest first';
   });
   source.addEventListener('error', () => {
-    status.textContent = 'reconnecting…';
+    // CLOSED: the server refused to reconnect (signed out, or busy), and the browser will not try again.
+    status.textContent = source.readyState === EventSource.CLOSED ? 'stopped · reload the page' : 'reconnecting…';
   });
   source.addEventListener('lifecycle', (message) => {
     var entry = JSON.parse(message.data);

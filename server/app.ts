@@ -4,13 +4,17 @@ import { createSessionkeeper, type Sessionkeeper, type SessionkeeperDependencies
 import { createAdmin } from '../admin/index.ts';
 import { errorPages } from './error-pages.ts';
 import { healthCheck } from './health-check.ts';
+import { httpsOnly } from './https-only.ts';
 import { securityHeaders } from './security-headers.ts';
 import { siteRoutes } from './site-routes.ts';
 import { staticAssets } from './static-assets.ts';
+import { createPageRenderer } from './views.ts';
 
 /** The reference application, built and ready to listen. */
 export interface SiteApp {
+  /** The Koa application: `app.callback()` for tests, `app.listen()` in main.ts. */
   app: Koa;
+  /** The sessionkeeper instance: its store, events, sweeper and logger. */
   sessions: Sessionkeeper;
   /** Ends long-lived responses (the dashboard's event streams) so that the HTTP server can close. */
   beginShutdown(): void;
@@ -20,8 +24,8 @@ export interface SiteApp {
 
 /**
  * Builds the upload site: security headers, error pages, static files, the
- * health check, the dashboard, then the visitor session middleware and the
- * site routes. Nothing mounted before the session middleware creates or
+ * health check, (in production) the HTTPS check, the dashboard, then the
+ * visitor session middleware and the site routes. Nothing mounted before the session middleware creates or
  * touches a visitor session. Never listens: tests drive `app.callback()`,
  * `main.ts` listens.
  */
@@ -29,21 +33,25 @@ export async function createApp(config: SessionkeeperConfig, deps: Sessionkeeper
   const app = new Koa();
   const assets = await staticAssets();
   const sessions = await createSessionkeeper(app, config, deps);
-  const site = siteRoutes(config);
+  const renderPage = createPageRenderer({ cacheTemplates: config.production });
+  const site = siteRoutes(config, renderPage);
   const shutdown = new AbortController();
 
   app.use(securityHeaders({ production: config.production }));
-  app.use(errorPages(sessions.logger));
+  app.use(errorPages(sessions.logger, renderPage));
   app.use(assets);
   app.use(healthCheck(sessions.store));
+  if (config.production) app.use(httpsOnly(sessions.logger));
   app.use(createAdmin(sessions, { shutdownSignal: shutdown.signal }));
   app.use(sessions.middleware);
   app.use(site.routes());
   app.use(site.allowedMethods());
 
   // Errors the error pages cannot catch (a response stream failing mid-way) still reach the log.
-  app.on('error', (err: Error, ctx?: Koa.Context) => {
-    sessions.logger.error({ err, method: ctx?.method, path: ctx?.path }, 'response failed');
+  app.on('error', (err: Error & { code?: string }, ctx?: Koa.Context) => {
+    // A client closing a streamed response (the dashboard's live feed, say) is routine, not a failure.
+    const level = err.code === 'ERR_STREAM_PREMATURE_CLOSE' ? 'debug' : 'error';
+    sessions.logger[level]({ err, method: ctx?.method, path: ctx?.path }, 'response failed');
   });
   return { app, sessions, beginShutdown: () => shutdown.abort(), close: () => sessions.close() };
 }

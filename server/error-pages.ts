@@ -1,9 +1,9 @@
-import { STATUS_CODES } from 'node:http';
 import type Koa from 'koa';
 import type { Logger } from '../middleware/logger.ts';
 import { StoreUnavailableError } from '../middleware/store.ts';
+import { errorTitleOf, wantsJson } from './error-answers.ts';
 import { PageError } from './page-error.ts';
-import { renderPage } from './views.ts';
+import type { RenderPage } from './views.ts';
 
 /** What the visitor is told: never a stack trace or an internal message. */
 interface Problem {
@@ -13,31 +13,19 @@ interface Problem {
   headers?: Record<string, string>;
 }
 
-const TITLES: Record<number, string> = {
-  403: 'Refused',
-  404: 'Page not found',
-  405: 'Method not allowed',
-  503: 'Service unavailable',
-};
-
-/** Paths whose clients are scripts: they get JSON errors instead of pages. */
-function wantsJson(path: string): boolean {
-  return path === '/healthz' || path === '/admin/api' || path.startsWith('/admin/api/');
-}
-
 /**
  * Turns every error below it, and every empty 4xx/5xx response (404, 405),
- * into a clear page with the right status (JSON under `/admin/api` and for
- * `/healthz`). A store that does not answer gives 503; the store guard has
+ * into a clear page with the right status (JSON for the paths scripts use:
+ * see `wantsJson`). A store that does not answer gives 503; the store guard has
  * logged that once already. Anything unexpected gives 500 and is logged here
  * with the request it broke.
  */
-export function errorPages(logger: Logger): Koa.Middleware {
+export function errorPages(logger: Logger, renderPage: RenderPage): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
       // Headers already set (Allow on a 405) stay.
-      if (ctx.status >= 400 && ctx.body == null) await respond(ctx, { status: ctx.status, title: titleOf(ctx.status), message: messageOf(ctx.status) });
+      if (ctx.status >= 400 && ctx.body == null) await respond(ctx, renderPage, { status: ctx.status, title: errorTitleOf(ctx.status), message: messageOf(ctx.status) });
     } catch (err) {
       if (ctx.headerSent) {
         logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed after the response started');
@@ -47,7 +35,7 @@ export function errorPages(logger: Logger): Koa.Middleware {
       if (problem.status >= 500 && !(err instanceof StoreUnavailableError)) {
         logger.error({ err, method: ctx.method, path: ctx.path, status: problem.status }, 'request failed');
       }
-      await respond(ctx, problem);
+      await respond(ctx, renderPage, problem);
     }
   };
 }
@@ -65,16 +53,12 @@ function problemOf(err: unknown): Problem {
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return {
       status,
-      title: titleOf(status),
+      title: errorTitleOf(status),
       message: expose === true && typeof message === 'string' ? message : messageOf(status),
       headers: typeof headers === 'object' && headers ? (headers as Record<string, string>) : undefined,
     };
   }
-  return { status: 500, title: 'Something went wrong', message: messageOf(500) };
-}
-
-function titleOf(status: number): string {
-  return TITLES[status] ?? STATUS_CODES[status] ?? 'Error';
+  return { status: 500, title: errorTitleOf(500), message: messageOf(500) };
 }
 
 function messageOf(status: number): string {
@@ -84,7 +68,7 @@ function messageOf(status: number): string {
   return 'The request could not be handled.';
 }
 
-async function respond(ctx: Koa.Context, problem: Problem): Promise<void> {
+async function respond(ctx: Koa.Context, renderPage: RenderPage, problem: Problem): Promise<void> {
   ctx.status = problem.status;
   for (const [name, value] of Object.entries(problem.headers ?? {})) ctx.set(name, value);
   ctx.set('Cache-Control', 'no-store');
@@ -92,5 +76,5 @@ async function respond(ctx: Koa.Context, problem: Problem): Promise<void> {
     ctx.body = { error: problem.message };
     return;
   }
-  await renderPage(ctx, 'error', problem.title, { status: problem.status, title: problem.title, message: problem.message });
+  await renderPage(ctx, 'error', problem.title, { status: problem.status, title: problem.title, message: problem.message }, problem.status);
 }

@@ -6,6 +6,11 @@ export class PageError extends Error {
   /** Koa's convention: the message is meant for the client. */
   readonly expose = true;
 
+  /**
+   * @param status the HTTP status of the answer.
+   * @param title the page heading.
+   * @param message what went wrong and what to do, in a sentence or two.
+   */
   constructor(readonly status: number, readonly title: string, message: string) {
     super(message);
     this.name = 'PageError';

@@ -1,17 +1,44 @@
+/**
+ * The same-origin check of every state-changing request, on the site and on
+ * the dashboard: a browser names the page a request came from, and a request
+ * from another site's page is refused before it changes anything.
+ */
 import type Koa from 'koa';
 import { PageError } from './page-error.ts';
 
 /**
- * Refuses a form post that a browser says came from another origin. The
- * session cookie is SameSite=Lax, so another site's post would arrive without
- * it anyway; this makes such a post fail loudly instead of acting on a fresh
- * session. Requests without an Origin header (scripts, old browsers) pass.
+ * False when the request names an origin other than this server's: the
+ * `Origin` header, or the `Referer`'s origin when no `Origin` was sent (older
+ * browsers). A request with neither (curl, a script) passes: it did not come
+ * from a page.
+ */
+function isSameOrigin(ctx: Koa.Context): boolean {
+  // Not ctx.origin: in Koa 3 that is the request's own Origin header.
+  const expected = `${ctx.protocol}://${ctx.host}`;
+  const origin = ctx.get('Origin');
+  if (origin) return origin === expected;
+  const referer = ctx.get('Referer');
+  if (!referer) return true;
+  try {
+    return new URL(referer).origin === expected;
+  } catch {
+    return false;
+  }
+}
+
+/** Throws a 403 PageError unless the request comes from this server's own pages (or from no page at all). */
+export function assertSameOrigin(ctx: Koa.Context): void {
+  if (!isSameOrigin(ctx)) {
+    throw new PageError(403, 'Refused', 'This request was sent from another site, so it was refused and nothing was changed. Use the forms on this site instead.');
+  }
+}
+
+/**
+ * The site's form posts as middleware. The visitor session cookie is
+ * SameSite=Lax, so another site's post would arrive without it anyway; this
+ * makes such a post fail loudly instead of acting on a fresh session.
  */
 export const requireSameOrigin: Koa.Middleware = async (ctx, next) => {
-  const origin = ctx.get('Origin');
-  // Koa 3's `ctx.origin` is the request's Origin header, not this site's origin.
-  if (origin && origin !== `${ctx.protocol}://${ctx.host}`) {
-    throw new PageError(403, 'Refused', 'This form was sent from another site, so it was refused. Use the form on this site instead.');
-  }
+  assertSameOrigin(ctx);
   await next();
 };

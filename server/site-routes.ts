@@ -1,24 +1,24 @@
 import Router from '@koa/router';
 import type { SessionkeeperConfig } from '../middleware/config.ts';
 import { endSession } from '../middleware/koa-store-adapter.ts';
-import { formatBytes, formatDuration, formatTime } from './format.ts';
+import { formatBytes, formatDurationLong, formatTime } from './format.ts';
 import { requireSameOrigin } from './same-origin.ts';
 import { linesOf } from './text-lines.ts';
 import { parseUpload, uploadedFileOf, UPLOAD_FIELD } from './upload-form.ts';
 import { storedUploadOf, storeUpload, type StoredUpload } from './upload-session.ts';
-import { renderPage } from './views.ts';
+import type { RenderPage } from './views.ts';
 
 /**
  * The upload site (SPEC.md, "Reference application"): a visitor uploads a
  * text file, sees its lines, and can forget the session. Every page is built
  * from the visitor's session, so none may be cached.
  */
-export function siteRoutes(config: SessionkeeperConfig): Router {
+export function siteRoutes(config: SessionkeeperConfig, renderPage: RenderPage): Router {
   const router = new Router();
   const limits = {
     maxSize: formatBytes(config.uploadMaxBytes),
-    idleTtl: formatDuration(config.idleTtlMs),
-    absoluteTtl: config.absoluteTtlMs > 0 ? formatDuration(config.absoluteTtlMs) : undefined,
+    idleTtl: formatDurationLong(config.idleTtlMs),
+    absoluteTtl: config.absoluteTtlMs > 0 ? formatDurationLong(config.absoluteTtlMs) : undefined,
   };
 
   router.use(async (ctx, next) => {

@@ -16,20 +16,39 @@ type FormFile = Extract<ScalarOrArrayFiles[string], { size: number }>;
 
 /** The file of an upload: its bytes and the name the browser gave. */
 export interface UploadedFile {
+  /** The last segment of the name the browser sent; shown escaped, never used as a path. */
   fileName: string;
+  /** The file's contents. */
   bytes: Buffer;
 }
 
 /** The bytes received for each file of a request, until the route reads them. */
 const receivedChunks = new WeakMap<object, Buffer[]>();
 
+/** What a multipart body may carry beside the file: its fields and the headers and boundaries of its parts. */
+const MAX_ENVELOPE_BYTES = MAX_FIELDS_BYTES + 16 * 1024;
+
 /**
  * Parses a multipart upload of at most `maxBytes` into memory: the text ends
  * up in the session anyway, and an upload that never touches the disk leaves
  * no temporary file behind, whatever goes wrong. Only multipart bodies are
- * parsed; formidable's limit errors become pages with fitting statuses.
+ * parsed; formidable's limit errors become pages with fitting statuses. A body
+ * whose Content-Length is already too large is refused before any of it is
+ * read, and its connection closed, so a client cannot hold the request open
+ * by announcing a huge upload and sending it slowly.
  */
 export function parseUpload(maxBytes: number): Koa.Middleware {
+  const parse = formParser(maxBytes);
+  return async (ctx, next) => {
+    if (Number(ctx.get('Content-Length')) > maxBytes + MAX_ENVELOPE_BYTES) {
+      ctx.set('Connection', 'close');
+      throw tooLarge(maxBytes);
+    }
+    await parse(ctx, next);
+  };
+}
+
+function formParser(maxBytes: number): Koa.Middleware {
   return koaBody({
     multipart: true,
     json: false,
@@ -98,9 +117,11 @@ function refusalOf(err: Error & { httpCode?: unknown; code?: unknown }, maxBytes
   if (err.code === MAX_FILES_EXCEEDED) {
     return new PageError(400, 'One file at a time', 'Choose a single text file to upload; nothing was stored.');
   }
-  if (err.httpCode === 413) {
-    const exactly = maxBytes >= 1024 ? ` (${maxBytes.toLocaleString('en-US')} bytes)` : '';
-    return new PageError(413, 'File too large', `This site accepts one file of at most ${formatBytes(maxBytes)}${exactly}; nothing was stored.`);
-  }
+  if (err.httpCode === 413) return tooLarge(maxBytes);
   return new PageError(400, 'Unreadable upload', 'The upload could not be read as a form with one file; nothing was stored.');
+}
+
+function tooLarge(maxBytes: number): PageError {
+  const exactly = maxBytes >= 1024 ? ` (${maxBytes.toLocaleString('en-US')} bytes)` : '';
+  return new PageError(413, 'File too large', `This site accepts one file of at most ${formatBytes(maxBytes)}${exactly}; nothing was stored.`);
 }

@@ -2,8 +2,11 @@ import type { Context } from 'koa';
 
 /** What the site keeps in a visitor's session (under the key `upload`). */
 export interface StoredUpload {
+  /** The name the browser gave the file. */
   fileName: string;
+  /** The file's lines, line breaks removed. */
   lines: string[];
+  /** The size of the file as uploaded. */
   sizeBytes: number;
   /** ISO 8601. */
   uploadedAt: string;

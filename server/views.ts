@@ -1,20 +1,45 @@
+/**
+ * EJS templates rendered as HTML responses: one renderer for the site's pages
+ * (`views/`, inside the layout) and the dashboard's (`views/admin/`), with one
+ * caching rule. Templates see only the locals given to them, never the request.
+ */
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Context } from 'koa';
 import ejs from 'ejs';
+import type { Context } from 'koa';
 
-/** The site's templates (the dashboard keeps its own under `views/admin/`). */
-const VIEWS_DIR = fileURLToPath(new URL('../views/', import.meta.url));
-const LAYOUT = `${VIEWS_DIR}layout.ejs`;
+/** Renders the template `view` (a name in the renderer's folder, never client input) as the response, with a status (200 unless given). */
+export type Render = (ctx: Context, view: string, locals: Record<string, unknown>, status?: number) => Promise<void>;
+
+/** Where a renderer finds its templates and what they all see. */
+export interface RendererOptions {
+  /** The folder of the templates. */
+  viewsDir: URL;
+  /** Keep compiled templates in memory (production); otherwise each render reads its file, so edits show at once. */
+  cacheTemplates: boolean;
+  /** Locals every template gets; a render's own locals win. */
+  defaults?: Record<string, unknown>;
+}
+
+/** A renderer of the templates in one folder. */
+export function createRenderer({ viewsDir, cacheTemplates, defaults = {} }: RendererOptions): Render {
+  const dir = fileURLToPath(viewsDir);
+  return async (ctx, view, locals, status = 200) => {
+    const html = await ejs.renderFile(join(dir, `${view}.ejs`), { ...defaults, ...locals }, { cache: cacheTemplates });
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.body = html;
+  };
+}
 
 /** The site's pages, each a template in `views/` rendered inside the layout. */
 export type SiteView = 'upload' | 'action' | 'error';
 
-/**
- * Renders a page of the site inside the base layout and makes it the
- * response. Templates see only the locals given here, never the request.
- */
-export async function renderPage(ctx: Context, view: SiteView, title: string, locals: Record<string, unknown>): Promise<void> {
-  const html = await ejs.renderFile(LAYOUT, { title, view: `${view}.ejs`, page: locals }, { cache: true, async: false });
-  ctx.type = 'html';
-  ctx.body = html;
+/** Renders a page of the site inside the layout as the response. */
+export type RenderPage = (ctx: Context, view: SiteView, title: string, locals: Record<string, unknown>, status?: number) => Promise<void>;
+
+/** The renderer of the site's pages (the dashboard's templates have their own, in `admin/render.ts`). */
+export function createPageRenderer(options: { cacheTemplates: boolean }): RenderPage {
+  const render = createRenderer({ viewsDir: new URL('../views/', import.meta.url), cacheTemplates: options.cacheTemplates });
+  return (ctx, view, title, locals, status) => render(ctx, 'layout', { title, view: `${view}.ejs`, page: locals }, status);
 }

@@ -4,16 +4,17 @@
  * rename), so a crash leaves the old or the new version of a session, never
  * half of one. Each file's mtime is set to the session's expiry and its atime
  * to its last activity: listing, counting and sweeping walk the directory with
- * `stat` instead of reading every file, and check the content before acting.
+ * `stat` instead of reading every file. Listing reads the content of the
+ * sessions it shows; sweeping decides by a fresh `stat` taken with the unlink.
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, lstatSync } from 'node:fs';
 import { access, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { decodeCursor, encodeCursor, type CursorPosition } from '../cursor.ts';
 import { isWellFormedPublicId } from '../ids.ts';
 import { dataSizeBytes, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
-import { BoundedSelection, mapConcurrently, SESSION_FILE_SUFFIX, TEMP_FILE_PREFIX, walkSessionDirectory } from './file-index.ts';
+import { BoundedSelection, mapConcurrently, SESSION_FILE_SUFFIX, SessionDirectoryWalk, TEMP_FILE_PREFIX, walkSessionDirectory } from './file-index.ts';
 
 export interface FileStoreOptions {
   /** Directory of the session files; `init()` creates it (mode 0700) when missing. */
@@ -21,6 +22,8 @@ export interface FileStoreOptions {
 }
 
 const FORMAT_VERSION = 1;
+/** How long a purge's walk stays open for the next batch of the same sweep. */
+const PARKED_WALK_MS = 5_000;
 /** A temporary file older than this was left by a write that crashed. */
 const STALE_TEMP_FILE_MS = 60_000;
 /** Our own reads must not move atime, which holds lastSeenAt; the flag exists on Linux only. */
@@ -35,6 +38,10 @@ export class FileStore implements SessionStore {
   readonly kind = 'file' as const;
   /** The absolute path of the session directory. */
   readonly location: string;
+  /** Per session id, the last of the renames and unlinks queued on it (see `exclusive`). */
+  readonly #pending = new Map<string, Promise<unknown>>();
+  /** The directory walk a purge left open for the next batch (see `purgeExpired`). */
+  #parkedWalk: { walk: SessionDirectoryWalk; timer: NodeJS.Timeout } | undefined;
 
   constructor(options: FileStoreOptions) {
     this.location = resolve(options.dir);
@@ -55,15 +62,16 @@ export class FileStore implements SessionStore {
     await this.write(id, record);
   }
 
+  /** Reads nothing first: whether the session is still live is checked with the rename itself (see `isLive`). */
   async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
-    if (!(await this.get(id, now))) return false;
-    return this.write(id, record, () => this.exists(id));
+    if (!isWellFormedPublicId(id)) return false;
+    return this.write(id, record, async () => this.isLive(id, now));
   }
 
   async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
     const current = await this.get(id, now);
     if (!current) return false;
-    return this.write(id, { ...current, lastSeenAt, expiresAt }, () => this.exists(id));
+    return this.write(id, { ...current, lastSeenAt, expiresAt }, async () => this.isLive(id, now));
   }
 
   async destroy(id: string): Promise<boolean> {
@@ -106,25 +114,64 @@ export class FileStore implements SessionStore {
     return live;
   }
 
+  /**
+   * Walks the directory once per sweep, not once per batch: a call that reaches `batchSize` leaves its
+   * walk open, and the next call (the sweeper's next batch, a moment later) resumes it where it stopped.
+   * A walk nobody resumes within PARKED_WALK_MS is closed; a call that finds none starts a new one.
+   */
   async purgeExpired(now: number, batchSize: number): Promise<string[]> {
-    const purged: string[] = [];
-    let taken = 0;
-    await walkSessionDirectory(this.location, {
-      session: async ({ id, expiresAt }) => {
-        if (expiresAt > now || taken >= batchSize) return;
-        taken++;
-        // The content decides: a touch may have moved the expiry since the stat. An unreadable file counts as
-        // expired. (A request that read the session just before `now` and renames its update between this
-        // read and the unlink loses that session: it was at its expiry already.)
-        const record = await this.read(id);
-        if (record && record.expiresAt > now) return;
-        // Only the process whose unlink succeeds reports the id, so each expiry is reported once.
-        if (await this.unlinkSession(id)) purged.push(id);
-      },
-      tempFile: (name, changedAtMs) => this.removeStaleTempFile(name, changedAtMs),
-    });
-    return purged;
+    if (batchSize < 1) return [];
+    const walk = this.#resumePurgeWalk() ?? (await SessionDirectoryWalk.open(this.location, true));
+    const candidates: string[] = [];
+    let over = true;
+    try {
+      while (candidates.length < batchSize) {
+        const entry = await walk.next();
+        if (!entry) break;
+        if (entry.kind === 'temp') await this.removeStaleTempFile(entry.name, entry.changedAtMs);
+        else if (entry.hint.expiresAt <= now) candidates.push(entry.hint.id);
+      }
+      over = candidates.length < batchSize;
+    } finally {
+      if (over) await walk.close();
+      else this.#parkPurgeWalk(walk);
+    }
+    const purged = await mapConcurrently(candidates, (id) => this.purgeIfExpired(id, now));
+    return purged.filter((id): id is string => id !== undefined);
   }
+
+  /**
+   * The file's mtime decides, read again at the moment of the unlink and in the same step against this
+   * process's writes (`exclusive`): every session file gets its mtime set to the session's expiry before
+   * it is renamed into place, so mtime and content agree, and a touch that moved the expiry since the
+   * walk's stat keeps the session. One `lstat` instead of reading the content keeps a purge of 100,000
+   * sessions to two file operations each. Only the process whose unlink succeeds reports the id, so each
+   * expiry is reported once.
+   */
+  private purgeIfExpired(id: string, now: number): Promise<string | undefined> {
+    return this.exclusive(id, async () => {
+      const stats = lstatSync(this.pathOf(id), { throwIfNoEntry: false });
+      if (!stats?.isFile() || Math.round(stats.mtimeMs) > now) return undefined;
+      return (await this.removeFile(id)) ? id : undefined;
+    });
+  }
+
+  #parkPurgeWalk(walk: SessionDirectoryWalk): void {
+    void this.#resumePurgeWalk()?.close().catch(() => undefined);
+    const timer = setTimeout(() => void this.#resumePurgeWalk()?.close().catch(() => undefined), PARKED_WALK_MS);
+    timer.unref();
+    this.#parkedWalk = { walk, timer };
+  }
+
+  /** Takes the parked walk, if any, so that no two calls share one. */
+  #resumePurgeWalk(): SessionDirectoryWalk | undefined {
+    const parked = this.#parkedWalk;
+    if (!parked) return undefined;
+    clearTimeout(parked.timer);
+    this.#parkedWalk = undefined;
+    return parked.walk;
+  }
+
 
   async evictNearestExpiry(count: number): Promise<string[]> {
     // The contract gives no `now`: "live" is live on this clock, as for Redis and PostgreSQL.
@@ -156,7 +203,8 @@ export class FileStore implements SessionStore {
   }
 
   async close(): Promise<void> {
-    // Nothing to release: the store holds no descriptors or timers between calls.
+    // The one thing held between calls: a purge's walk parked for its next batch.
+    await this.#resumePurgeWalk()?.close();
   }
 
   /** Only ever called with a validated public id, so the path stays inside the directory. */
@@ -175,14 +223,13 @@ export class FileStore implements SessionStore {
     }
   }
 
-  private async exists(id: string): Promise<boolean> {
-    try {
-      await stat(this.pathOf(id));
-      return true;
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
+  /**
+   * True while the session's file exists and has not expired at `now` by its mtime, which every write sets
+   * to the expiry before renaming the file into place. A synchronous `lstat`: a few µs, no thread-pool trip.
+   */
+  private isLive(id: string, now: number): boolean {
+    const stats = lstatSync(this.pathOf(id), { throwIfNoEntry: false });
+    return stats?.isFile() === true && Math.round(stats.mtimeMs) > now;
   }
 
   /**
@@ -201,14 +248,17 @@ export class FileStore implements SessionStore {
       } finally {
         await handle.close();
       }
-      // Checked as late as possible, yet a destroy landing between this check and the rename
-      // still brings the session back: POSIX has no "rename only if the target exists".
-      if (stillThere && !(await stillThere())) {
-        await removeQuietly(tempPath);
-        return false;
-      }
-      await rename(tempPath, this.pathOf(id));
-      return true;
+      // POSIX has no "rename only if the target exists": the check and the rename run as one step
+      // against this process's unlinks, so a destroy cannot land between them and be undone.
+      // (Another process sharing the directory can still slip in between.)
+      return await this.exclusive(id, async () => {
+        if (stillThere && !(await stillThere())) {
+          await removeQuietly(tempPath);
+          return false;
+        }
+        await rename(tempPath, this.pathOf(id));
+        return true;
+      });
     } catch (error) {
       await removeQuietly(tempPath);
       throw error;
@@ -216,7 +266,12 @@ export class FileStore implements SessionStore {
   }
 
   /** Removes a session file; true when this call removed it. */
-  private async unlinkSession(id: string): Promise<boolean> {
+  private unlinkSession(id: string): Promise<boolean> {
+    return this.exclusive(id, () => this.removeFile(id));
+  }
+
+  /** Unlinks a session file (callers hold `exclusive`); true when this call removed it. */
+  private async removeFile(id: string): Promise<boolean> {
     try {
       await unlink(this.pathOf(id));
       return true;
@@ -224,6 +279,17 @@ export class FileStore implements SessionStore {
       if (isNotFound(error)) return false;
       throw error;
     }
+  }
+
+  /** Runs `task` after every earlier exclusive task on the same id has settled. */
+  private exclusive<T>(id: string, task: () => Promise<T>): Promise<T> {
+    const run = (this.#pending.get(id) ?? Promise.resolve()).then(task, task);
+    const settled = run.catch(() => undefined);
+    this.#pending.set(id, settled);
+    void settled.then(() => {
+      if (this.#pending.get(id) === settled) this.#pending.delete(id);
+    });
+    return run;
   }
 
   /** ctime, not mtime: a temporary file's mtime is already set to the session's expiry. */

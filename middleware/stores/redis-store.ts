@@ -2,8 +2,8 @@
  * The Redis store: one hash per session (`<prefix>s:<id>`, fields c, l, e, d)
  * with a native expiry, plus two sorted sets indexing the ids by expiry
  * (`<prefix>exp`) and by last activity (`<prefix>act`). Listing, counting and
- * sweeping read the indexes, never SCAN; every write that must be atomic
- * (conditional updates, purges, evictions) is one Lua script.
+ * sweeping read the indexes, never SCAN; every write (creation, conditional
+ * updates, purges, evictions) is one Lua script: atomic, and one round trip.
  */
 import { createHash } from 'node:crypto';
 import { createClient, type RedisClientType, type RespVersions } from 'redis';
@@ -47,6 +47,14 @@ interface Script {
 function script(text: string): Script {
   return { text, sha: createHash('sha1').update(text).digest('hex') };
 }
+
+/** create: the hash, its native expiry and both index entries, in one command (fewer replies than MULTI). */
+const CREATE = script(`
+redis.call('HSET', KEYS[1], 'c', ARGV[2], 'l', ARGV[3], 'e', ARGV[4], 'd', ARGV[5])
+redis.call('PEXPIREAT', KEYS[1], ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return 1`);
 
 /** update and touch: writes only while the session exists and is unexpired, so a destroyed session never comes back. */
 const WRITE_IF_LIVE = script(`
@@ -147,7 +155,7 @@ export class RedisStore implements SessionStore {
    */
   async init(): Promise<void> {
     if (this.ownsClient && !this.client.isReady) await this.connectOrFail();
-    await Promise.all([WRITE_IF_LIVE, REMOVE_BY_EXPIRY, LIST_PAGE].map((s) => this.client.scriptLoad(s.text)));
+    await Promise.all([CREATE, WRITE_IF_LIVE, REMOVE_BY_EXPIRY, LIST_PAGE].map((s) => this.client.scriptLoad(s.text)));
   }
 
   async get(id: string, now: number): Promise<SessionRecord | undefined> {
@@ -157,22 +165,19 @@ export class RedisStore implements SessionStore {
   }
 
   async create(id: string, record: SessionRecord): Promise<void> {
-    const key = this.sessionKey(id);
-    await this.client
-      .multi()
-      .hSet(key, fields(record))
-      .pExpireAt(key, record.expiresAt + this.expiryGraceMs)
-      .zAdd(this.expiryIndex, { score: record.expiresAt, value: id })
-      .zAdd(this.activityIndex, { score: record.lastSeenAt, value: id })
-      .exec();
+    const { createdAt, lastSeenAt, expiresAt, data } = record;
+    await this.run(CREATE, [this.sessionKey(id), this.expiryIndex, this.activityIndex], [
+      id, String(createdAt), String(lastSeenAt), String(expiresAt), JSON.stringify(data), String(expiresAt + this.expiryGraceMs),
+    ]);
   }
 
   async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
-    return this.writeIfLive(id, record.lastSeenAt, record.expiresAt, now, fields(record));
+    const { createdAt, lastSeenAt, expiresAt, data } = record;
+    return this.writeIfLive(id, lastSeenAt, expiresAt, now, ['c', String(createdAt), 'l', String(lastSeenAt), 'e', String(expiresAt), 'd', JSON.stringify(data)]);
   }
 
   async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
-    return this.writeIfLive(id, lastSeenAt, expiresAt, now, { l: String(lastSeenAt), e: String(expiresAt) });
+    return this.writeIfLive(id, lastSeenAt, expiresAt, now, ['l', String(lastSeenAt), 'e', String(expiresAt)]);
   }
 
   async destroy(id: string): Promise<boolean> {
@@ -264,8 +269,9 @@ export class RedisStore implements SessionStore {
     });
   }
 
-  private async writeIfLive(id: string, lastSeenAt: number, expiresAt: number, now: number, changes: Record<string, string>): Promise<boolean> {
-    const args = [now, id, expiresAt, lastSeenAt, expiresAt + this.expiryGraceMs, ...Object.entries(changes).flat()].map(String);
+  /** `changes`: the hash fields to set, as field, value, field, value… */
+  private async writeIfLive(id: string, lastSeenAt: number, expiresAt: number, now: number, changes: string[]): Promise<boolean> {
+    const args = [String(now), id, String(expiresAt), String(lastSeenAt), String(expiresAt + this.expiryGraceMs), ...changes];
     return (await this.run(WRITE_IF_LIVE, [this.sessionKey(id), this.expiryIndex, this.activityIndex], args)) === 1;
   }
 
@@ -289,10 +295,6 @@ export class RedisStore implements SessionStore {
   private sessionKey(id: string): string {
     return `${this.sessionPrefix}${id}`;
   }
-}
-
-function fields({ data, createdAt, lastSeenAt, expiresAt }: SessionRecord): Record<string, string> {
-  return { c: String(createdAt), l: String(lastSeenAt), e: String(expiresAt), d: JSON.stringify(data) };
 }
 
 function toSummary([id, , c, l, e, d]: string[]): SessionSummary {

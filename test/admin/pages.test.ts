@@ -83,7 +83,7 @@ for (const kind of STORE_KINDS) {
       assert.match(row, new RegExp(`<time datetime="${new Date(record.lastSeenAt).toISOString()}"`));
       assert.match(row, /<span class="time-left">in (9m \d+s|10m)<\/span>/);
       assert.match(row, new RegExp(`datetime="${new Date(record.expiresAt).toISOString()}"`));
-      assert.match(row, /<td class="number">\d+ B<\/td>/);
+      assert.match(row, /<td class="number">\d+ bytes<\/td>/);
       assert.match(row, /<code class="key">upload<\/code>/);
       assert.match(row, /<code class="key">&lt;script&gt;alert\(1\)&lt;\/script&gt;<\/code>/);
       assert.match(row, /<code class="key">a&#34;b<\/code>/);

@@ -74,18 +74,25 @@ for (const kind of STORE_KINDS) {
       assert.equal(await handle.sessions.store.count(Date.now()), 0);
     });
 
-    test('each request pushes the idle expiry forward (rolling)', async () => {
-      const first = await request(handle.app.callback()).post('/write?a=1').expect(200);
-      const cookie = sessionCookie(first);
-      const id = publicIdOf(cookie.id);
-      const before = (await handle.sessions.store.get(id, Date.now()))!;
-      await sleep(30);
-      await request(handle.app.callback()).get('/read').set('Cookie', cookie.header).expect(200);
-      const after = (await handle.sessions.store.get(id, Date.now()))!;
-      assert.ok(after.expiresAt > before.expiresAt, 'expiry moved forward');
-      assert.ok(after.lastSeenAt > before.lastSeenAt, 'last seen moved forward');
-      assert.equal(after.createdAt, before.createdAt);
-      assert.deepEqual(after.data, { a: '1' });
+    test('each request after the refresh interval pushes the idle expiry forward (rolling)', async () => {
+      // A 3 s lifetime refreshes every 30 ms (see rolling-refresh.test.ts for the interval itself).
+      const rolling = await createSessionApp(kind, { idleTtlMs: 3_000 });
+      try {
+        const first = await request(rolling.app.callback()).post('/write?a=1').expect(200);
+        const cookie = sessionCookie(first);
+        const id = publicIdOf(cookie.id);
+        const before = (await rolling.sessions.store.get(id, Date.now()))!;
+        await sleep(60);
+        const read = await request(rolling.app.callback()).get('/read').set('Cookie', cookie.header).expect(200);
+        const after = (await rolling.sessions.store.get(id, Date.now()))!;
+        assert.ok(after.expiresAt > before.expiresAt, 'expiry moved forward');
+        assert.ok(after.lastSeenAt > before.lastSeenAt, 'last seen moved forward');
+        assert.equal(after.createdAt, before.createdAt);
+        assert.deepEqual(after.data, { a: '1' });
+        assert.equal(sessionCookie(read).id, cookie.id, 'the cookie is sent again with the same id and a new expiry');
+      } finally {
+        await rolling.close();
+      }
     });
 
     test('a session ended by the visitor is gone and logged as destroyed by user', async () => {

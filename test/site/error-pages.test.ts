@@ -10,6 +10,7 @@ import request from 'supertest';
 import { StoreUnavailableError } from '../../middleware/store.ts';
 import { FileStore } from '../../middleware/stores/file-store.ts';
 import { errorPages } from '../../server/error-pages.ts';
+import { createPageRenderer } from '../../server/views.ts';
 import { cookieHeaderOf, createSiteApp, textFileForm, type SiteHandle } from '../helpers/site-app.ts';
 
 /** Matches a stack frame or a source path, which must never reach a response. */
@@ -96,7 +97,7 @@ describe('errorPages for unexpected errors', () => {
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }));
     const app = new Koa();
-    app.use(errorPages(logger));
+    app.use(errorPages(logger, createPageRenderer({ cacheTemplates: true })));
     app.use(() => {
       throw err;
     });
@@ -123,11 +124,12 @@ describe('errorPages for unexpected errors', () => {
     await request(app.callback()).get('/').expect(500);
   });
 
-  test('the admin API and the health check get JSON errors', async () => {
+  test('the admin API, the admin event stream and the health check get JSON errors', async () => {
     const { app } = appThrowing(new StoreUnavailableError('redis', 'The redis session store is not answering.'));
     const api = await request(app.callback()).get('/admin/api/stats').expect(503).expect('Content-Type', /application\/json/);
     assert.match(api.body.error, /redis session store is not answering/);
     await request(app.callback()).get('/healthz').expect(503).expect('Content-Type', /application\/json/);
+    await request(app.callback()).get('/admin/events/stream').expect(503).expect('Content-Type', /application\/json/);
     await request(app.callback()).get('/admin/apix').expect(503).expect('Content-Type', /text\/html/);
 
     const crash = appThrowing(new Error('secret detail'));

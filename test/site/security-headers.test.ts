@@ -61,9 +61,9 @@ describe('security headers and page hygiene', () => {
   });
 
   test('in production, browsers are told to use https only', async () => {
-    const production = await createSiteApp('file', { production: true });
+    const production = await createSiteApp('file', { production: true, trustProxy: true });
     try {
-      const res = await request(production.app.callback()).get('/').expect(200);
+      const res = await request(production.app.callback()).get('/').set('X-Forwarded-Proto', 'https').expect(200);
       assert.match(res.headers['content-security-policy'] ?? '', /upgrade-insecure-requests/);
       assert.match(res.headers['strict-transport-security'] ?? '', /max-age=\d+/);
     } finally {

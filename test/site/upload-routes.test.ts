@@ -180,6 +180,17 @@ for (const kind of STORE_KINDS) {
         assert.deepEqual(await linesShown(cookie), ['kept line']);
       });
 
+      test('without an Origin, a foreign or unreadable Referer is refused too; this site\'s Referer passes', async () => {
+        const cookie = await upload('kept line\n');
+        for (const referer of ['https://evil.example/page', 'not a url']) {
+          const res = await request(site.app.callback()).post('/forget').set('Cookie', cookie).set('Referer', referer).expect(403);
+          assert.match(res.text, /sent from another site/);
+        }
+        assert.deepEqual(await linesShown(cookie), ['kept line']);
+        await request(site.app.callback()).post('/forget').set('Cookie', cookie).set('Host', 'site.test').set('Referer', 'http://site.test/action').expect(303);
+        assert.equal(await site.storedSession(cookie), undefined);
+      });
+
       test('posts whose Origin is this site are accepted', async () => {
         const form = textFileForm('same site\n');
         const res = await request(site.app.callback())

@@ -1,0 +1,45 @@
+/**
+ * The cases of the throughput benchmark: the bare-Koa ceiling, sessionkeeper
+ * on each store, the peers people use today, and per store the physical floor
+ * of a session read.
+ */
+import type { StoreKind } from '../../middleware/store.ts';
+import type { Scenario } from './load.ts';
+
+export type CaseFamily = 'ceiling' | 'sessionkeeper' | 'peer' | 'limit';
+
+export interface BenchCase {
+  /** Row label in the tables. */
+  name: string;
+  family: CaseFamily;
+  /** Backend the case keeps sessions in (none for the ceiling). */
+  backend?: StoreKind;
+  /** File under bench/servers/ and its arguments. */
+  server: string;
+  args: string[];
+  scenarios: readonly Scenario[];
+}
+
+const ALL: readonly Scenario[] = ['read', 'write', 'new'];
+
+export const CASES: readonly BenchCase[] = [
+  { name: 'bare Koa (no session)', family: 'ceiling', server: 'bare.ts', args: [], scenarios: ALL },
+  { name: 'sessionkeeper · redis', family: 'sessionkeeper', backend: 'redis', server: 'sessionkeeper.ts', args: ['redis'], scenarios: ALL },
+  { name: 'sessionkeeper · postgres', family: 'sessionkeeper', backend: 'postgres', server: 'sessionkeeper.ts', args: ['postgres'], scenarios: ALL },
+  { name: 'sessionkeeper · file', family: 'sessionkeeper', backend: 'file', server: 'sessionkeeper.ts', args: ['file'], scenarios: ALL },
+  { name: 'koa-session + node-redis store', family: 'peer', backend: 'redis', server: 'koa-session-redis.ts', args: [], scenarios: ALL },
+  { name: 'express-session + connect-redis', family: 'peer', backend: 'redis', server: 'express-redis.ts', args: [], scenarios: ALL },
+  { name: 'express-session + connect-pg-simple', family: 'peer', backend: 'postgres', server: 'express-pg.ts', args: [], scenarios: ALL },
+  { name: 'express-session + session-file-store', family: 'peer', backend: 'file', server: 'express-file.ts', args: [], scenarios: ALL },
+  { name: 'limit · redis GET', family: 'limit', backend: 'redis', server: 'limit.ts', args: ['redis'], scenarios: ['read'] },
+  { name: 'limit · postgres SELECT', family: 'limit', backend: 'postgres', server: 'limit.ts', args: ['postgres'], scenarios: ['read'] },
+  { name: 'limit · file read', family: 'limit', backend: 'file', server: 'limit.ts', args: ['file'], scenarios: ['read'] },
+];
+
+/** The express-session peer on a backend: what sessionkeeper must beat 3× on it. */
+export function expressPeerOn(backend: StoreKind): BenchCase {
+  return CASES.find((c) => c.family === 'peer' && c.backend === backend && c.name.startsWith('express-session'))!;
+}
+
+export const KOA_SESSION_PEER = CASES.find((c) => c.name.startsWith('koa-session'))!;
+export const CEILING = CASES.find((c) => c.family === 'ceiling')!;

@@ -1,0 +1,70 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { PostgresStore } from '../../middleware/stores/postgres-store.ts';
+import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
+
+const DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const TABLE = `sktest_${randomBytes(4).toString('hex')}_commit`;
+const admin = new pg.Pool({ connectionString: DATABASE_URL, max: 1 });
+
+after(async () => {
+  await admin.query(`DROP TABLE IF EXISTS "${TABLE}"`);
+  await admin.end();
+});
+
+/** A caller-owned pool whose clients record each statement they run, with that connection's synchronous_commit. */
+function recordingPool(): { pool: pg.Pool; statements: string[] } {
+  const statements: string[] = [];
+  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2, options: '-c synchronous_commit=off' });
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: unknown }).query = (config: unknown, ...rest: unknown[]) => {
+      statements.push(typeof config === 'string' ? config : (config as { text: string }).text);
+      return query(config, ...rest);
+    };
+  });
+  return { pool, statements };
+}
+
+test('writes that remove live sessions commit synchronously even on a pool that commits asynchronously', async () => {
+  const { pool, statements } = recordingPool();
+  const store = new PostgresStore({ pool, table: TABLE });
+  try {
+    await store.init();
+    const now = Date.now();
+    const ids = Array.from({ length: 3 }, () => publicIdOf(newSessionId()));
+    for (const [index, id] of ids.entries()) await store.create(id, { data: {}, createdAt: now, lastSeenAt: now, expiresAt: now + (index + 1) * 60_000 });
+    const removals: Array<[string, () => Promise<unknown>, unknown]> = [
+      ['destroy', () => store.destroy(ids[0]!), true],
+      ['evictNearestExpiry', () => store.evictNearestExpiry(1), [ids[1]]],
+      ['destroyAll', () => store.destroyAll(), 1],
+    ];
+    for (const [name, remove, expected] of removals) {
+      statements.length = 0;
+      assert.deepEqual(await remove(), expected, name);
+      const [begin, setting, removal, commit] = statements;
+      assert.deepEqual([begin, setting, commit], ['BEGIN', 'SET LOCAL synchronous_commit TO on', 'COMMIT'], name);
+      assert.match(removal!, /^DELETE FROM/, name);
+    }
+    const { rows } = await admin.query(`SELECT count(*)::int AS left FROM "${TABLE}"`);
+    assert.equal(rows[0].left, 0);
+  } finally {
+    await store.close();
+    await pool.end();
+  }
+});
+
+test("the store's own pool commits session writes without waiting for the disk", async () => {
+  const store = new PostgresStore({ connectionString: DATABASE_URL, table: TABLE });
+  try {
+    await store.init();
+    // The pool is the store's own: its connection settings are what the store configured.
+    const pool = (store as unknown as { pool: pg.Pool }).pool;
+    const { rows } = await pool.query('SHOW synchronous_commit');
+    assert.equal(rows[0].synchronous_commit, 'off');
+  } finally {
+    await store.close();
+  }
+});
