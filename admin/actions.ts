@@ -4,7 +4,7 @@
  */
 import type { Sessionkeeper } from '../middleware/sessionkeeper.ts';
 import { isWellFormedPublicId } from '../middleware/ids.ts';
-import type { SessionPage } from '../middleware/store.ts';
+import { StoreUnavailableError, type SessionPage } from '../middleware/store.ts';
 import { InvalidParameterError, type ListQuery } from './list-query.ts';
 
 /** The totals of the dashboard and of `GET /admin/api/stats`. */
@@ -54,11 +54,29 @@ export async function endOneSession(sessions: Sessionkeeper, id: string): Promis
   return removed;
 }
 
-/** Sweeps expired sessions now (each logged as `session.expired`); returns how many it removed. */
+/** How long an operator's purge may run before the answer is 503; the sweep itself carries on. */
+const PURGE_ANSWER_WITHIN_MS = 4_000;
+
+/**
+ * Sweeps expired sessions now (each logged as `session.expired`); returns how
+ * many it removed. A sweep that outlasts PURGE_ANSWER_WITHIN_MS (a huge
+ * backlog, a slow store) answers 503 while it finishes and logs in the background.
+ */
 export async function purgeExpiredSessions(sessions: Sessionkeeper): Promise<number> {
-  const { expired } = await sessions.sweeper.sweepNow();
-  sessions.events.record('sessions.purged', { count: expired, scope: 'expired', by: 'admin' });
-  return expired;
+  const sweep = sessions.sweeper.sweepNow().then(({ expired }) => {
+    sessions.events.record('sessions.purged', { count: expired, scope: 'expired', by: 'admin' });
+    return expired;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const tooSlow = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreUnavailableError(sessions.store.kind, 'The purge is still running; it finishes in the background and logs each expired session.')), PURGE_ANSWER_WITHIN_MS);
+  });
+  sweep.catch(() => undefined); // awaited below; a late failure after a 503 is the sweeper's to log
+  try {
+    return await Promise.race([sweep, tooSlow]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Ends every session, live or expired; returns how many there were. */

@@ -44,18 +44,27 @@ export class GuardedStore implements SessionStore {
   destroy(id: string): Promise<boolean> { return this.#run('destroy', () => this.inner.destroy(id)); }
   list(options: ListOptions): Promise<SessionPage> { return this.#run('list', () => this.inner.list(options)); }
   count(now: number): Promise<number> { return this.#run('count', () => this.inner.count(now)); }
-  purgeExpired(now: number, batchSize: number): Promise<string[]> { return this.#run('purgeExpired', () => this.inner.purgeExpired(now, batchSize)); }
-  evictNearestExpiry(count: number): Promise<string[]> { return this.#run('evictNearestExpiry', () => this.inner.evictNearestExpiry(count)); }
+  /**
+   * Not bounded in time: the store removes the sessions whether or not we wait, and the sweeper must
+   * log each id it returns, so a late answer is never dropped. Each call is a bounded batch.
+   */
+  purgeExpired(now: number, batchSize: number): Promise<string[]> {
+    return this.#run('purgeExpired', () => this.inner.purgeExpired(now, batchSize), { bounded: false });
+  }
+  /** Not bounded in time, for the same reason as `purgeExpired`. */
+  evictNearestExpiry(count: number): Promise<string[]> {
+    return this.#run('evictNearestExpiry', () => this.inner.evictNearestExpiry(count), { bounded: false });
+  }
   destroyAll(): Promise<number> { return this.#run('destroyAll', () => this.inner.destroyAll()); }
   ping(): Promise<void> { return this.#run('ping', () => this.inner.ping()); }
   /** Closing is not bounded by the guard: it must finish to release sockets. */
   close(): Promise<void> { return this.inner.close(); }
 
-  async #run<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  async #run<T>(operation: string, call: () => Promise<T>, { bounded = true } = {}): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const pending = call();
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      if (bounded) timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
     try {
       const result = await Promise.race([pending, timeout]);

@@ -6,6 +6,7 @@ import { createSessionkeeper } from '../../middleware/sessionkeeper.ts';
 import { createLogger } from '../../middleware/logger.ts';
 import { publicIdOf, newSessionId } from '../../middleware/ids.ts';
 import type { LifecycleEvent } from '../../middleware/events.ts';
+import { FileStore } from '../../middleware/stores/file-store.ts';
 import { STORE_KINDS, createNamespace } from '../helpers/store-fixtures.ts';
 
 const silent = createLogger({ level: 'silent', format: 'json' });
@@ -89,3 +90,31 @@ describe('lifecycle event listeners', () => {
   });
 });
 
+
+describe('a slow store', () => {
+  test('a purge slower than the store timeout still logs every session it removed', async () => {
+    const namespace = await createNamespace('file');
+    // The real file store, answering purges late: the sessions are gone when the answer comes.
+    class SlowPurgeFileStore extends FileStore {
+      override async purgeExpired(now: number, batchSize: number): Promise<string[]> {
+        const ids = await super.purgeExpired(now, batchSize);
+        await sleep(300);
+        return ids;
+      }
+    }
+    const slow = new SlowPurgeFileStore({ dir: namespace.settings.fileDir! });
+    const keeper = await createSessionkeeper(new Koa(), { store: 'file', sweepIntervalMs: 3_600_000, ...namespace.settings }, { logger: silent, store: slow, storeTimeoutMs: 100 });
+    try {
+      const expired: string[] = [];
+      keeper.events.on('session.expired', (e: LifecycleEvent) => expired.push(e.sid!));
+      const now = Date.now();
+      const ids = Array.from({ length: 3 }, () => publicIdOf(newSessionId()));
+      for (const id of ids) await keeper.store.create(id, { data: {}, createdAt: now - 9_000, lastSeenAt: now - 9_000, expiresAt: now - 1_000 });
+      assert.deepEqual(await keeper.sweeper.sweepNow(), { expired: 3, evicted: 0 });
+      assert.deepEqual([...expired].sort(), [...ids].sort());
+    } finally {
+      await keeper.close();
+      await namespace.remove();
+    }
+  });
+});
