@@ -18,7 +18,8 @@ interface LoadedSession {
 /** Per-request notes, keyed by the Koa context so nothing leaks between requests. */
 const loaded = new WeakMap<Context, LoadedSession>();
 const endedBy = new WeakMap<Context, DestroyedBy>();
-const regenerating = new WeakMap<Context, { previousSid?: string }>();
+/** A regeneration in progress: the old id and creation time, so the new id keeps the absolute lifetime. */
+const regenerating = new WeakMap<Context, { previousSid?: string; createdAt?: number }>();
 
 /** When a session created at `createdAt` and used at `now` expires. */
 export function expiryOf(policy: LifetimePolicy, createdAt: number, now: number): number {
@@ -131,8 +132,10 @@ export class KoaStoreAdapter {
       else await this.store.touch(id, now, expiresAt, now);
       return;
     }
-    await this.store.create(id, { data, createdAt: now, lastSeenAt: now, expiresAt: expiryOf(this.policy, now, now) });
-    loaded.set(ctx, { id, createdAt: now });
+    // A new id for an old session is not a new session: its absolute limit still counts from the first creation.
+    const createdAt = regenerating.get(ctx)?.createdAt ?? now;
+    await this.store.create(id, { data, createdAt, lastSeenAt: now, expiresAt: expiryOf(this.policy, createdAt, now) });
+    loaded.set(ctx, { id, createdAt });
     const previousSid = regenerating.get(ctx)?.previousSid;
     if (previousSid) this.events.record('session.regenerated', { sid: id, previousSid });
     else this.events.record('session.created', { sid: id });
@@ -143,10 +146,11 @@ export class KoaStoreAdapter {
     if (!isWellFormedSessionId(rawId)) return;
     const id = publicIdOf(rawId);
     const removed = await this.store.destroy(id);
+    const createdAt = loaded.get(ctx)?.id === id ? loaded.get(ctx)!.createdAt : undefined;
     loaded.delete(ctx);
     if (!removed) return;
     const regeneration = regenerating.get(ctx);
-    if (regeneration) regeneration.previousSid = id;
+    if (regeneration) Object.assign(regeneration, { previousSid: id, createdAt });
     else this.events.record('session.destroyed', { sid: id, by: endedBy.get(ctx) ?? 'app' });
   }
 }

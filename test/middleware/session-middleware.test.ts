@@ -132,6 +132,15 @@ for (const kind of STORE_KINDS) {
       assert.ok(!events.some((e) => e.event === 'session.destroyed'), 'regeneration is not logged as a destroy');
     });
 
+    test('regeneration keeps the absolute lifetime of the session it renames', async () => {
+      const first = sessionCookie(await request(handle.app.callback()).post('/write?cart=3'));
+      const before = (await handle.sessions.store.get(publicIdOf(first.id), Date.now()))!;
+      await sleep(20);
+      const second = sessionCookie(await request(handle.app.callback()).post('/regenerate').set('Cookie', first.header).expect(200));
+      const after = (await handle.sessions.store.get(publicIdOf(second.id), Date.now()))!;
+      assert.equal(after.createdAt, before.createdAt);
+    });
+
     test('forged, unsigned and malformed cookies get a fresh session and cost no store write', async () => {
       const legit = sessionCookie(await request(handle.app.callback()).post('/write?owner=victim'));
       const forged = [
