@@ -198,6 +198,8 @@ export class FileStore implements SessionStore {
   }
 
   async ping(): Promise<void> {
+    // A vanished directory is made again, as a write would: the store is healthy if it can be.
+    await mkdir(this.location, { recursive: true, mode: 0o700 });
     if (!(await stat(this.location)).isDirectory()) throw new Error(`FileStore: ${this.location} is not a directory`);
     await access(this.location, constants.W_OK);
   }
@@ -239,7 +241,7 @@ export class FileStore implements SessionStore {
   private async write(id: string, record: SessionRecord, stillThere?: () => Promise<boolean>): Promise<boolean> {
     const tempPath = join(this.location, `${TEMP_FILE_PREFIX}${randomBytes(12).toString('hex')}`);
     try {
-      const handle = await open(tempPath, 'wx', 0o600);
+      const handle = await this.openNew(tempPath);
       try {
         await handle.writeFile(serialize(record));
         // utimes takes seconds: atime carries lastSeenAt, mtime carries expiresAt.
@@ -262,6 +264,20 @@ export class FileStore implements SessionStore {
     } catch (error) {
       await removeQuietly(tempPath);
       throw error;
+    }
+  }
+
+  /**
+   * Opens a new temporary file. A directory that vanished (removed by hand, a cleaned tmpfs) is made
+   * again, so the store recovers without a restart; anything else (EACCES, ENOSPC) still rejects.
+   */
+  private async openNew(tempPath: string) {
+    try {
+      return await open(tempPath, 'wx', 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(this.location, { recursive: true, mode: 0o700 });
+      return open(tempPath, 'wx', 0o600);
     }
   }
 
