@@ -7,6 +7,7 @@
 import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import type { Sessionkeeper } from '../middleware/sessionkeeper.ts';
+import { withStoreBudget } from '../middleware/guarded-store.ts';
 import { wantsJson } from '../server/error-answers.ts';
 import type { Render } from '../server/views.ts';
 import { AdminSessions } from './admin-session.ts';
@@ -50,7 +51,8 @@ export function createAdmin(sessions: Sessionkeeper, options: AdminOptions = {})
     if (!isAdminPath(ctx.path)) return next();
     // Dashboard answers show who is signed in and what sessions exist: never cache them.
     ctx.set('Cache-Control', 'no-store');
-    await answerErrors(ctx, sessions.logger, render, () => handle(ctx));
+    // One store-time budget for the whole page (stats, list, next expiry): a 503 within 5 s.
+    await withStoreBudget(() => answerErrors(ctx, sessions.logger, render, () => handle(ctx)));
   };
 }
 

@@ -10,7 +10,7 @@ export {
 export { endSession, regenerateSession, sessionPublicId, expiryOf } from './koa-store-adapter.ts';
 export { SessionEvents, type LifecycleEvent, type LifecycleEventName, type DestroyedBy } from './events.ts';
 export { Sweeper, type SweepReport } from './sweeper.ts';
-export { GuardedStore } from './guarded-store.ts';
+export { GuardedStore, withStoreBudget, REQUEST_STORE_BUDGET_MS } from './guarded-store.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { createStore } from './create-store.ts';
 export { InvalidCursorError } from './cursor.ts';

@@ -3,7 +3,7 @@ import createSession from 'koa-session';
 import { resolveConfig, type SessionkeeperConfig, type SessionkeeperOptions } from './config.ts';
 import { createStore } from './create-store.ts';
 import { SessionEvents } from './events.ts';
-import { GuardedStore, DEFAULT_STORE_TIMEOUT_MS } from './guarded-store.ts';
+import { GuardedStore, DEFAULT_STORE_TIMEOUT_MS, withStoreBudget } from './guarded-store.ts';
 import { newSessionId } from './ids.ts';
 import { KoaStoreAdapter } from './koa-store-adapter.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -65,7 +65,7 @@ export async function createSessionkeeper(
   app.proxy = config.trustProxy;
   // Behind one trusted proxy, the client is the address that proxy appended, not whatever the client put first.
   if (config.trustProxy) app.maxIpsCount = 1;
-  const middleware = createSession(
+  const sessionMiddleware = createSession(
     {
       key: config.cookieName,
       // 'session': the cookie ends with the browser; the server-side TTL still applies.
@@ -81,6 +81,8 @@ export async function createSessionkeeper(
     },
     app,
   ) as Koa.Middleware;
+  // Every store call of one request (read, write, regenerate) shares one time budget: a 503 within 5 s.
+  const middleware: Koa.Middleware = (ctx, next) => withStoreBudget(() => sessionMiddleware(ctx, next));
 
   const sweeper = new Sweeper(store, events, logger, config);
   sweeper.start();

@@ -8,7 +8,9 @@ import { createHmac } from 'node:crypto';
 import { publicIdOf } from '../../middleware/ids.ts';
 import type { LifecycleEvent } from '../../middleware/events.ts';
 import { RedisStore } from '../../middleware/stores/redis-store.ts';
-import { STORE_KINDS } from '../helpers/store-fixtures.ts';
+import { FileStore } from '../../middleware/stores/file-store.ts';
+import type { SessionRecord } from '../../middleware/store.ts';
+import { STORE_KINDS, createNamespace } from '../helpers/store-fixtures.ts';
 import { createSessionApp, TEST_KEYS, type SessionApp } from '../helpers/session-app.ts';
 
 /** The raw session id and its signature cookie from a response. */
@@ -303,6 +305,40 @@ describe('when the store does not answer', () => {
       assert.equal(lines.length, 1, 'the cause is logged once, not per request');
     } finally {
       await handle.close();
+    }
+  });
+});
+
+describe('a slow store', () => {
+  test('a request that reads and then writes gets its 503 within 5 s in all, not per store call', async () => {
+    const namespace = await createNamespace('file');
+    // The real file store, with reads that take 2.8 s and writes that never finish.
+    class SlowFileStore extends FileStore {
+      slow = false;
+      override async get(id: string, now: number) {
+        if (this.slow) await sleep(2_800);
+        return super.get(id, now);
+      }
+      override async update(id: string, record: SessionRecord, now: number) {
+        if (this.slow) await new Promise(() => undefined);
+        return super.update(id, record, now);
+      }
+    }
+    const store = new SlowFileStore({ dir: namespace.settings.fileDir! });
+    const handle = await createSessionApp('file', namespace.settings, store);
+    try {
+      const cookie = sessionCookie(await request(handle.app.callback()).post('/write?a=1').expect(200));
+      store.slow = true;
+      const started = Date.now();
+      const res = await request(handle.app.callback()).post('/write?a=2').set('Cookie', cookie.header);
+      const elapsedMs = Date.now() - started;
+      assert.equal(res.status, 503);
+      assert.ok(elapsedMs < 5_000, `answered after ${elapsedMs} ms`);
+      assert.ok(elapsedMs >= 4_000, `the read got its time and the write the rest (${elapsedMs} ms)`);
+    } finally {
+      store.slow = false;
+      await handle.close();
+      await namespace.remove();
     }
   });
 });
