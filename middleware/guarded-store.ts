@@ -68,8 +68,8 @@ export class GuardedStore implements SessionStore {
     return this.#run('purgeExpired', () => this.inner.purgeExpired(now, batchSize), { bounded: false });
   }
   /** Not bounded in time, for the same reason as `purgeExpired`. */
-  evictNearestExpiry(count: number): Promise<string[]> {
-    return this.#run('evictNearestExpiry', () => this.inner.evictNearestExpiry(count), { bounded: false });
+  evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]> {
+    return this.#run('evictBeyond', () => this.inner.evictBeyond(maxCount, now, batchSize), { bounded: false });
   }
   destroyAll(): Promise<number> { return this.#run('destroyAll', () => this.inner.destroyAll()); }
   ping(): Promise<void> { return this.#run('ping', () => this.inner.ping()); }

@@ -97,10 +97,11 @@ export interface SessionStore {
    */
   purgeExpired(now: number, batchSize: number): Promise<string[]>;
   /**
-   * Removes up to `count` live sessions, those nearest to expiry first, and returns their ids
-   * (each id returned by exactly one call, as with `purgeExpired`).
+   * While more than `maxCount` sessions are live at `now`, removes those nearest to expiry, at most
+   * `batchSize` per call, and returns their ids. Counting and removing are one step across processes:
+   * several sweepers at once never evict more than the excess, and each id is returned by one call only.
    */
-  evictNearestExpiry(count: number): Promise<string[]>;
+  evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]>;
   /** Removes every session, live or expired, and returns how many there were. */
   destroyAll(): Promise<number>;
   /** Resolves when the backend answers, rejects otherwise. */

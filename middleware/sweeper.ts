@@ -68,16 +68,10 @@ export class Sweeper {
 
   async #sweep(): Promise<SweepReport> {
     const expired = await this.#drain(() => this.store.purgeExpired(Date.now(), this.#batchSize), 'session.expired');
-    let evicted = 0;
-    if (this.options.maxCount > 0) {
-      const over = (await this.store.count(Date.now())) - this.options.maxCount;
-      let left = over;
-      evicted = await this.#drain(() => {
-        const batch = Math.min(left, this.#batchSize);
-        left -= batch;
-        return batch > 0 ? this.store.evictNearestExpiry(batch) : Promise.resolve([]);
-      }, 'session.evicted');
-    }
+    const evicted =
+      this.options.maxCount > 0
+        ? await this.#drain(() => this.store.evictBeyond(this.options.maxCount, Date.now(), this.#batchSize), 'session.evicted')
+        : 0;
     return { expired, evicted };
   }
 

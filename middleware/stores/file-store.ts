@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { decodeCursor, encodeCursor, type CursorPosition } from '../cursor.ts';
 import { isWellFormedPublicId } from '../ids.ts';
 import { dataSizeBytes, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
+import { withLockFile } from './lock-file.ts';
 import { BoundedSelection, mapConcurrently, SESSION_FILE_SUFFIX, SessionDirectoryWalk, TEMP_FILE_PREFIX, walkSessionDirectory } from './file-index.ts';
 
 export interface FileStoreOptions {
@@ -22,6 +23,8 @@ export interface FileStoreOptions {
 }
 
 const FORMAT_VERSION = 1;
+/** Lock file of evictions; its leading dot keeps it out of every session walk. */
+const EVICTION_LOCK_NAME = '.evict.lock';
 /** How long a purge's walk stays open for the next batch of the same sweep. */
 const PARKED_WALK_MS = 5_000;
 /** A temporary file older than this was left by a write that crashed. */
@@ -173,17 +176,22 @@ export class FileStore implements SessionStore {
   }
 
 
-  async evictNearestExpiry(count: number): Promise<string[]> {
-    // The contract gives no `now`: "live" is live on this clock, as for Redis and PostgreSQL.
-    const now = Date.now();
-    const selection = new BoundedSelection<CursorPosition>(count, byExpiry);
-    await walkSessionDirectory(this.location, {
-      session: ({ id, expiresAt }) => {
-        if (expiresAt > now) selection.offer({ score: expiresAt, id });
-      },
+  async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]> {
+    // Evictors take turns through a lock file, so each counts what the one before left.
+    return withLockFile(join(this.location, EVICTION_LOCK_NAME), async () => {
+      let live = 0;
+      const selection = new BoundedSelection<CursorPosition>(batchSize, byExpiry);
+      await walkSessionDirectory(this.location, {
+        session: ({ id, expiresAt }) => {
+          if (expiresAt <= now) return;
+          live += 1;
+          selection.offer({ score: expiresAt, id });
+        },
+      });
+      const victims = selection.values().slice(0, Math.max(0, live - maxCount));
+      const evicted = await mapConcurrently(victims, async ({ id }) => ((await this.unlinkSession(id)) ? id : undefined));
+      return evicted.filter((id): id is string => id !== undefined);
     });
-    const evicted = await mapConcurrently(selection.values(), async ({ id }) => ((await this.unlinkSession(id)) ? id : undefined));
-    return evicted.filter((id): id is string => id !== undefined);
   }
 
   async destroyAll(): Promise<number> {

@@ -172,9 +172,11 @@ export class PostgresStore implements SessionStore {
   }
 
   /** The contract passes no `now`, so live means unexpired by this process's clock, the one callers take `now` from. */
-  async evictNearestExpiry(count: number): Promise<string[]> {
-    const selection = `WHERE expires_at_ms > $1 ORDER BY expires_at_ms, id LIMIT $2`;
-    const { rows } = await this.removing<{ id: string }>(this.deleteReturningIds(selection), [Date.now(), count]);
+  async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]> {
+    const excess = `(SELECT count(*) FROM ${this.table} WHERE expires_at_ms > $1) - $3`;
+    const selection = `WHERE expires_at_ms > $1 ORDER BY expires_at_ms, id LIMIT GREATEST(0, LEAST($2, ${excess}))`;
+    // Evictors take turns (an advisory lock per table), so each counts what the one before left.
+    const { rows } = await this.removing<{ id: string }>(this.deleteReturningIds(selection), [now, batchSize, maxCount], { lockKey: this.evictionLockKey() });
     return rows.map((row) => row.id);
   }
 
@@ -247,12 +249,17 @@ export class PostgresStore implements SessionStore {
    * no destroyed or evicted session comes back after a database crash. Three more round trips, on calls
    * that are rare next to reads and writes.
    */
-  private async removing<Row extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, values: unknown[]): Promise<pg.QueryResult<Row>> {
+  private async removing<Row extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    values: unknown[],
+    { lockKey }: { lockKey?: string } = {},
+  ): Promise<pg.QueryResult<Row>> {
     await this.init();
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
       await client.query('SET LOCAL synchronous_commit TO on');
+      if (lockKey) await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey]);
       const result = await client.query<Row>(sql, values);
       await client.query('COMMIT');
       client.release();
@@ -262,6 +269,11 @@ export class PostgresStore implements SessionStore {
       client.release(err as Error);
       throw err;
     }
+  }
+
+  /** Another constant per table, for evictions: they never wait on schema creation. */
+  private evictionLockKey(): string {
+    return (BigInt(this.lockKey()) ^ 1n).toString();
   }
 
   /** A constant per table, so only processes creating the same table wait for each other. */

@@ -66,9 +66,17 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 return 1`);
 
-/** purgeExpired and evictNearestExpiry: atomic, so concurrent callers never return the same id. */
+/**
+ * purgeExpired and evictBeyond: atomic, so concurrent callers never return the same id. With ARGV[5]
+ * (evictBeyond's maxCount), removes only what the range holds beyond that many.
+ */
 const REMOVE_BY_EXPIRY = script(`
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[3], 'LIMIT', 0, ARGV[4])
+local limit = tonumber(ARGV[4])
+if ARGV[5] then
+  limit = math.min(limit, redis.call('ZCOUNT', KEYS[1], ARGV[2], ARGV[3]) - tonumber(ARGV[5]))
+  if limit < 1 then return {} end
+end
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[3], 'LIMIT', 0, limit)
 for _, id in ipairs(ids) do
   redis.call('ZREM', KEYS[1], id)
   redis.call('ZREM', KEYS[2], id)
@@ -212,8 +220,8 @@ export class RedisStore implements SessionStore {
   }
 
   /** The contract passes no `now`, so live means unexpired by this process's clock, the one callers take `now` from. */
-  async evictNearestExpiry(count: number): Promise<string[]> {
-    return this.removeByExpiry(`(${Date.now()}`, '+inf', count);
+  async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]> {
+    return this.removeByExpiry(`(${now}`, '+inf', batchSize, maxCount);
   }
 
   /**
@@ -275,10 +283,11 @@ export class RedisStore implements SessionStore {
     return (await this.run(WRITE_IF_LIVE, [this.sessionKey(id), this.expiryIndex, this.activityIndex], args)) === 1;
   }
 
-  private async removeByExpiry(min: string, max: string, limit: number): Promise<string[]> {
+  private async removeByExpiry(min: string, max: string, limit: number, keepCount?: number): Promise<string[]> {
     // LIMIT with a negative count would mean "all".
     if (limit < 1) return [];
-    const ids = await this.run(REMOVE_BY_EXPIRY, [this.expiryIndex, this.activityIndex], [this.sessionPrefix, min, max, String(limit)]);
+    const args = [this.sessionPrefix, min, max, String(limit), ...(keepCount === undefined ? [] : [String(keepCount)])];
+    const ids = await this.run(REMOVE_BY_EXPIRY, [this.expiryIndex, this.activityIndex], args);
     return ids as string[];
   }
 

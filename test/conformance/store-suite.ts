@@ -282,19 +282,45 @@ export function runStoreConformance(name: string, makeFixture: () => Promise<Sto
       }
     });
 
-    test('evictNearestExpiry removes the live sessions closest to expiry first', async () => {
+    test('evictBeyond removes the live sessions closest to expiry, down to the cap, in batches', async () => {
       const now = Date.now();
       const ids: string[] = [];
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < 6; i++) {
         const id = newId();
         ids.push(id);
         await store.create(id, record(now, { i }, (i + 1) * MINUTE));
       }
-      const evicted = await store.evictNearestExpiry(2);
-      assert.deepEqual(evicted.sort(), [ids[0], ids[1]].sort());
+      await store.create(newId(), record(now - 5_000, { expired: true }, 1_000)); // expired: neither counted nor evicted
+      assert.deepEqual(await store.evictBeyond(3, now, 2), [ids[0], ids[1]]);
+      assert.deepEqual(await store.evictBeyond(3, now, 2), [ids[2]]);
+      assert.deepEqual(await store.evictBeyond(3, now, 2), []);
       assert.equal(await store.count(now), 3);
-      assert.equal(await store.get(ids[0]!, now), undefined);
-      assert.ok(await store.get(ids[2]!, now));
+      assert.equal(await store.get(ids[2]!, now), undefined);
+      assert.ok(await store.get(ids[3]!, now));
+      assert.equal((await store.purgeExpired(now, 10)).length, 1, 'the expired session is left to the purge');
+    });
+
+    test('three processes evicting at once never evict more than the excess', async () => {
+      const peers = [await fixture.openPeer(), await fixture.openPeer()];
+      for (const peer of peers) await peer.init();
+      try {
+        const now = Date.now();
+        for (let i = 0; i < 30; i++) await store.create(newId(), record(now, { i }, (i + 1) * MINUTE));
+        const drain = async (s: SessionStore) => {
+          const got: string[] = [];
+          for (;;) {
+            const batch = await s.evictBeyond(20, now, 3);
+            if (batch.length === 0) return got;
+            got.push(...batch);
+          }
+        };
+        const evicted = (await Promise.all([store, ...peers].map(drain))).flat();
+        assert.equal(evicted.length, 10);
+        assert.equal(new Set(evicted).size, 10);
+        assert.equal(await store.count(now), 20);
+      } finally {
+        for (const peer of peers) await peer.close();
+      }
     });
 
     test('destroyAll removes every session and says how many', async () => {
