@@ -37,7 +37,7 @@ const DEFAULT_PREFIX = 'sessionkeeper:';
 const DEFAULT_EXPIRY_GRACE_MS = 10 * 60_000;
 const CONNECT_TIMEOUT_MS = 2_000;
 const MAX_RECONNECT_DELAY_MS = 2_000;
-const SCAN_COUNT = 1_000;
+const DESTROY_ALL_BATCH = 1_000;
 
 interface Script {
   text: string;
@@ -225,16 +225,17 @@ export class RedisStore implements SessionStore {
   }
 
   /**
-   * Unlinks the session hashes (SCAN, never KEYS), then the indexes. The count is the larger of the hashes
-   * found and the expiry index: the index also holds sessions whose hash Redis already dropped after the grace.
+   * Removes every indexed session in atomic batches (the purge script over the whole expiry range), so a
+   * session created meanwhile is either removed whole or kept whole — never left without its index entries.
+   * The index outlives each hash's native expiry, so it names every session there is.
    */
   async destroyAll(): Promise<number> {
-    let hashes = 0;
-    for await (const keys of this.client.scanIterator({ MATCH: `${escapeGlob(this.sessionPrefix)}*`, COUNT: SCAN_COUNT })) {
-      if (keys.length > 0) hashes += await this.client.unlink(keys);
+    let removed = 0;
+    for (;;) {
+      const batch = await this.removeByExpiry('-inf', '+inf', DESTROY_ALL_BATCH);
+      removed += batch.length;
+      if (batch.length < DESTROY_ALL_BATCH) return removed;
     }
-    const [indexed] = await this.client.multi().zCard(this.expiryIndex).del([this.expiryIndex, this.activityIndex]).exec();
-    return Math.max(hashes, Number(indexed));
   }
 
   async ping(): Promise<void> {
@@ -311,7 +312,3 @@ function toSummary([id, , c, l, e, d]: string[]): SessionSummary {
   return { id: id!, createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e), sizeBytes: dataSizeBytes(data), keys: Object.keys(data) };
 }
 
-/** A prefix is literal text, not a SCAN pattern. */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
-}
