@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from './logger.ts';
 import {
   StoreUnavailableError,
-  type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type StoreKind,
+  type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type StoreKind,
 } from './store.ts';
 import { InvalidCursorError } from './cursor.ts';
 
@@ -51,7 +51,7 @@ export class GuardedStore implements SessionStore {
   }
 
   init(): Promise<void> { return this.#run('init', () => this.inner.init()); }
-  get(id: string, now: number): Promise<SessionRecord | undefined> { return this.#run('get', () => this.inner.get(id, now)); }
+  get(id: string, now: number, roll?: Lifetime): Promise<SessionRecord | undefined> { return this.#run('get', () => this.inner.get(id, now, roll)); }
   create(id: string, record: SessionRecord): Promise<void> { return this.#run('create', () => this.inner.create(id, record)); }
   update(id: string, record: SessionRecord, now: number): Promise<boolean> { return this.#run('update', () => this.inner.update(id, record, now)); }
   touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {

@@ -1,13 +1,7 @@
 import type { Context } from 'koa';
 import type { DestroyedBy, SessionEvents } from './events.ts';
 import { isWellFormedSessionId, publicIdOf } from './ids.ts';
-import type { SessionData, SessionStore } from './store.ts';
-
-/** The idle and absolute limits of a session, in ms (absolute 0 = none). */
-export interface LifetimePolicy {
-  idleTtlMs: number;
-  absoluteTtlMs: number;
-}
+import { expiryOf, type Lifetime, type SessionData, type SessionStore } from './store.ts';
 
 /** What this request loaded: the public id and creation time of its session. */
 interface LoadedSession {
@@ -20,34 +14,6 @@ const loaded = new WeakMap<Context, LoadedSession>();
 const endedBy = new WeakMap<Context, DestroyedBy>();
 /** A regeneration in progress: the old id and creation time, so the new id keeps the absolute lifetime. */
 const regenerating = new WeakMap<Context, { previousSid?: string; createdAt?: number }>();
-
-/** When a session created at `createdAt` and used at `now` expires. */
-export function expiryOf(policy: LifetimePolicy, createdAt: number, now: number): number {
-  const idle = now + policy.idleTtlMs;
-  return policy.absoluteTtlMs > 0 ? Math.min(idle, createdAt + policy.absoluteTtlMs) : idle;
-}
-
-/** The refresh interval is this fraction of the idle lifetime… */
-const REFRESH_INTERVAL_SHARE = 0.01;
-/** …and never more than a minute. */
-const MAX_REFRESH_INTERVAL_MS = 60_000;
-
-/**
- * How long after its last refresh an unchanged session is written back again
- * (rolling): 1 % of the idle lifetime, at most a minute (18 s for 30 minutes).
- * A request within it moves neither the stored expiry nor the cookie's, so
- * reads of a busy session cost one store read; the idle expiry thus falls
- * between `idleTtlMs` minus this interval and `idleTtlMs` after the last
- * request. A session whose data changes is always written, with fresh times.
- */
-export function refreshIntervalMs(policy: LifetimePolicy): number {
-  return Math.min(Math.floor(policy.idleTtlMs * REFRESH_INTERVAL_SHARE), MAX_REFRESH_INTERVAL_MS);
-}
-
-/** koa-session's options for this request only (a copy per request): `rolling` decides whether it writes an unchanged session back. */
-function requestSessionOptions(ctx: Context): { rolling?: boolean } {
-  return (ctx as unknown as { sessionOptions: { rolling?: boolean } }).sessionOptions;
-}
 
 /** Ends the request's session now, recording who ended it for the `session.destroyed` event. */
 export function endSession(ctx: Context, by: DestroyedBy = 'app'): void {
@@ -90,32 +56,26 @@ function applicationData(json: Record<string, unknown>): SessionData {
  * koa-session's external-store contract over a SessionStore. It hashes raw ids
  * into public ids, enforces idle and absolute expiry on the server whatever the
  * cookie says (koa-session's `maxAge`, possibly the string `'session'`, is
- * ignored), refreshes unchanged sessions at most once per refresh interval,
- * never resurrects a session someone destroyed, and records the lifecycle
- * events.
+ * ignored), rolls each session forward as the request reads it (one store
+ * call), never resurrects a session someone destroyed, and records the
+ * lifecycle events.
  */
 export class KoaStoreAdapter {
-  private readonly refreshIntervalMs: number;
-
   constructor(
     private readonly store: SessionStore,
     private readonly events: SessionEvents,
-    private readonly policy: LifetimePolicy,
-  ) {
-    this.refreshIntervalMs = refreshIntervalMs(policy);
-  }
+    private readonly lifetime: Lifetime,
+  ) {}
 
   async get(rawId: string, _maxAge: unknown, options: { ctx?: unknown }): Promise<SessionData | undefined> {
     const ctx = contextOf(options);
     // A cookie we could not have issued costs no store read.
     if (!isWellFormedSessionId(rawId)) return undefined;
     const id = publicIdOf(rawId);
-    const now = Date.now();
-    const record = await this.store.get(id, now);
+    // The read is the rolling refresh: the store moves the expiry forward in the same step.
+    const record = await this.store.get(id, Date.now(), this.lifetime);
     if (!record) return undefined;
     loaded.set(ctx, { id, createdAt: record.createdAt });
-    // Refreshed recently: unless the data changes, this request writes nothing and sends no cookie.
-    if (now - record.lastSeenAt < this.refreshIntervalMs) requestSessionOptions(ctx).rolling = false;
     return record.data;
   }
 
@@ -126,15 +86,16 @@ export class KoaStoreAdapter {
     const data = applicationData(json);
     const session = loaded.get(ctx);
     if (session?.id === id) {
-      const expiresAt = expiryOf(this.policy, session.createdAt, now);
-      // Only extend or rewrite a session that still exists: a concurrent logout or an operator's purge wins.
-      if (options.changed) await this.store.update(id, { data, createdAt: session.createdAt, lastSeenAt: now, expiresAt }, now);
-      else await this.store.touch(id, now, expiresAt, now);
+      // Unchanged: the read already rolled it forward. Changed: rewrite it only if it still exists,
+      // so a concurrent logout or an operator's purge wins.
+      if (!options.changed) return;
+      const expiresAt = expiryOf(this.lifetime, session.createdAt, now);
+      await this.store.update(id, { data, createdAt: session.createdAt, lastSeenAt: now, expiresAt }, now);
       return;
     }
     // A new id for an old session is not a new session: its absolute limit still counts from the first creation.
     const createdAt = regenerating.get(ctx)?.createdAt ?? now;
-    await this.store.create(id, { data, createdAt, lastSeenAt: now, expiresAt: expiryOf(this.policy, createdAt, now) });
+    await this.store.create(id, { data, createdAt, lastSeenAt: now, expiresAt: expiryOf(this.lifetime, createdAt, now) });
     loaded.set(ctx, { id, createdAt });
     const previousSid = regenerating.get(ctx)?.previousSid;
     if (previousSid) this.events.record('session.regenerated', { sid: id, previousSid });

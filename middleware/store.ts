@@ -38,6 +38,18 @@ export interface SessionSummary {
   keys: string[];
 }
 
+/** The limits that roll a session forward as it is used (ms; `absoluteTtlMs` 0 = none). */
+export interface Lifetime {
+  idleTtlMs: number;
+  absoluteTtlMs: number;
+}
+
+/** When a session created at `createdAt` and used at `now` expires: the earlier of its idle and absolute limits. */
+export function expiryOf(lifetime: Lifetime, createdAt: number, now: number): number {
+  const idle = now + lifetime.idleTtlMs;
+  return lifetime.absoluteTtlMs > 0 ? Math.min(idle, createdAt + lifetime.absoluteTtlMs) : idle;
+}
+
 /** Orders of the session list. */
 export type ListSort = 'activity' | 'expiry';
 
@@ -71,8 +83,13 @@ export interface SessionStore {
 
   /** Creates tables, directories or scripts the store needs; safe to call from several processes at once. */
   init(): Promise<void>;
-  /** The live session with this public id, or undefined when it is missing or expired at `now`. */
-  get(id: string, now: number): Promise<SessionRecord | undefined>;
+  /**
+   * The live session with this public id, or undefined when it is missing or expired at `now`.
+   * With `roll`, the same atomic step also moves `lastSeenAt` to `now` and `expiresAt` to
+   * `expiryOf(roll, createdAt, now)` and returns the moved times: a request's read is its rolling
+   * refresh, one store call, and a session gone meanwhile is never written back.
+   */
+  get(id: string, now: number, roll?: Lifetime): Promise<SessionRecord | undefined>;
   /** Stores a new session, replacing any session with the same id. */
   create(id: string, record: SessionRecord): Promise<void>;
   /**

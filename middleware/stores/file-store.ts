@@ -13,7 +13,7 @@ import { access, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path';
 import { decodeCursor, encodeCursor, type CursorPosition } from '../cursor.ts';
 import { isWellFormedPublicId } from '../ids.ts';
-import { dataSizeBytes, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
+import { dataSizeBytes, expiryOf, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
 import { withLockFile } from './lock-file.ts';
 import { BoundedSelection, mapConcurrently, SESSION_FILE_SUFFIX, SessionDirectoryWalk, TEMP_FILE_PREFIX, walkSessionDirectory } from './file-index.ts';
 
@@ -54,9 +54,13 @@ export class FileStore implements SessionStore {
     await mkdir(this.location, { recursive: true, mode: 0o700 });
   }
 
-  async get(id: string, now: number): Promise<SessionRecord | undefined> {
+  async get(id: string, now: number, roll?: Lifetime): Promise<SessionRecord | undefined> {
     const record = await this.read(id);
-    return record && record.expiresAt > now ? record : undefined;
+    if (!record || record.expiresAt <= now) return undefined;
+    if (!roll) return record;
+    const rolled = { ...record, lastSeenAt: now, expiresAt: expiryOf(roll, record.createdAt, now) };
+    // Written back only while the session is still there: a destroy meanwhile wins.
+    return (await this.write(id, rolled, async () => this.isLive(id, now))) ? rolled : undefined;
   }
 
   async create(id: string, record: SessionRecord): Promise<void> {

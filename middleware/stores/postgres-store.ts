@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PG_TABLE_PATTERN } from '../config.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
-import type { ListOptions, SessionPage, SessionRecord, SessionStore, SessionSummary } from '../store.ts';
+import type { Lifetime, ListOptions, SessionPage, SessionRecord, SessionStore, SessionSummary } from '../store.ts';
 
 export interface PostgresStoreOptions {
   /** A pool the caller owns: the store uses it and never ends it. */
@@ -93,12 +93,20 @@ export class PostgresStore implements SessionStore {
     return this.ready;
   }
 
-  async get(id: string, now: number): Promise<SessionRecord | undefined> {
-    const { rows } = await this.prepared(
-      'get',
-      `SELECT data, created_at_ms, last_seen_at_ms, expires_at_ms FROM ${this.table} WHERE id = $1 AND expires_at_ms > $2`,
-      [id, now],
-    );
+  async get(id: string, now: number, roll?: Lifetime): Promise<SessionRecord | undefined> {
+    const { rows } = roll
+      ? await this.prepared(
+          'getAndRoll',
+          `UPDATE ${this.table} SET last_seen_at_ms = $2,
+             expires_at_ms = CASE WHEN $4::bigint > 0 THEN LEAST($2 + $3::bigint, created_at_ms + $4::bigint) ELSE $2 + $3::bigint END
+           WHERE id = $1 AND expires_at_ms > $2 RETURNING data, created_at_ms, last_seen_at_ms, expires_at_ms`,
+          [id, now, roll.idleTtlMs, roll.absoluteTtlMs],
+        )
+      : await this.prepared(
+          'get',
+          `SELECT data, created_at_ms, last_seen_at_ms, expires_at_ms FROM ${this.table} WHERE id = $1 AND expires_at_ms > $2`,
+          [id, now],
+        );
     const row = rows[0];
     if (!row) return undefined;
     return { data: row.data, createdAt: Number(row.created_at_ms), lastSeenAt: Number(row.last_seen_at_ms), expiresAt: Number(row.expires_at_ms) };

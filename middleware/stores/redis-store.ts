@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { createClient, type RedisClientType, type RespVersions } from 'redis';
 import { redactUrl } from '../config.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
-import { dataSizeBytes, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
+import { dataSizeBytes, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
 
 /**
  * Any node-redis v5 client, as `createClient()` returns it: RESP 2 or 3, any modules, functions or scripts
@@ -65,6 +65,23 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 return 1`);
+
+/**
+ * get with a rolling refresh: reads a live session and moves its last-seen time and expiry in the same
+ * atomic step (expiryOf in Lua); a missing or expired session is neither returned nor written.
+ */
+const GET_AND_ROLL = script(`
+local f = redis.call('HMGET', KEYS[1], 'c', 'l', 'e', 'd')
+local now = tonumber(ARGV[2])
+if not f[3] or tonumber(f[3]) <= now then return nil end
+local e = now + tonumber(ARGV[3])
+if tonumber(ARGV[4]) > 0 then e = math.min(e, tonumber(f[1]) + tonumber(ARGV[4])) end
+local l, ex = ARGV[2], string.format('%d', e)
+redis.call('HSET', KEYS[1], 'l', l, 'e', ex)
+redis.call('PEXPIREAT', KEYS[1], string.format('%d', e + tonumber(ARGV[5])))
+redis.call('ZADD', KEYS[2], ex, ARGV[1])
+redis.call('ZADD', KEYS[3], l, ARGV[1])
+return {f[1], l, ex, f[4]}`);
 
 /**
  * purgeExpired and evictBeyond: atomic, so concurrent callers never return the same id. With ARGV[5]
@@ -166,8 +183,12 @@ export class RedisStore implements SessionStore {
     await Promise.all([CREATE, WRITE_IF_LIVE, REMOVE_BY_EXPIRY, LIST_PAGE].map((s) => this.client.scriptLoad(s.text)));
   }
 
-  async get(id: string, now: number): Promise<SessionRecord | undefined> {
-    const [c, l, e, d] = await this.client.hmGet(this.sessionKey(id), ['c', 'l', 'e', 'd']);
+  async get(id: string, now: number, roll?: Lifetime): Promise<SessionRecord | undefined> {
+    const [c, l, e, d] = roll
+      ? ((await this.run(GET_AND_ROLL, [this.sessionKey(id), this.expiryIndex, this.activityIndex], [
+          id, String(now), String(roll.idleTtlMs), String(roll.absoluteTtlMs), String(this.expiryGraceMs),
+        ])) as (string | null)[] | null) ?? []
+      : await this.client.hmGet(this.sessionKey(id), ['c', 'l', 'e', 'd']);
     if (!c || !l || !e || !d || Number(e) <= now) return undefined;
     return { data: JSON.parse(d), createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e) };
   }

@@ -123,6 +123,35 @@ export function runStoreConformance(name: string, makeFixture: () => Promise<Sto
       assert.equal(await store.get(id, now + 9_000), undefined);
     });
 
+    test('get with a lifetime rolls the session forward in the same step', async () => {
+      const now = Date.now();
+      const id = newId();
+      await store.create(id, record(now, { keep: 'me' }, 5_000));
+      const lifetime = { idleTtlMs: 10_000, absoluteTtlMs: 12_000 };
+      const rolled = await store.get(id, now + 1_000, lifetime);
+      assert.deepEqual(rolled, { data: { keep: 'me' }, createdAt: now, lastSeenAt: now + 1_000, expiresAt: now + 11_000 });
+      assert.deepEqual(await store.get(id, now + 1_000), rolled, 'stored as returned');
+      // The absolute limit caps the idle one.
+      assert.equal((await store.get(id, now + 4_000, lifetime))?.expiresAt, now + 12_000);
+      const page = await store.list({ limit: 5, sort: 'activity', now: now + 4_000 });
+      assert.equal(page.sessions[0]?.lastSeenAt, now + 4_000, 'the activity index follows');
+    });
+
+    test('get with a lifetime never brings back a destroyed or expired session', async () => {
+      const now = Date.now();
+      const destroyed = newId();
+      const expired = newId();
+      await store.create(destroyed, record(now));
+      await store.create(expired, record(now, {}, 1_000));
+      await store.destroy(destroyed);
+      const lifetime = { idleTtlMs: 60_000, absoluteTtlMs: 0 };
+      assert.equal(await store.get(destroyed, now, lifetime), undefined);
+      assert.equal(await store.get(expired, now + 2_000, lifetime), undefined);
+      assert.equal(await store.get(destroyed, now), undefined);
+      assert.equal(await store.get(expired, now + 2_000), undefined);
+      assert.equal(await store.count(now + 2_000), 0);
+    });
+
     test('touch never brings back a destroyed or expired session', async () => {
       const now = Date.now();
       const destroyed = newId();
