@@ -45,16 +45,19 @@ function orderFor<T>(round: number, items: readonly T[]): T[] {
 
 async function runOne(benchCase: BenchCase, scenario: Scenario, round: number, settings: ThroughputSettings): Promise<Sample> {
   const namespace = await createBenchNamespace();
-  const server = await ServerProcess.start(benchCase.server, benchCase.args, namespace);
   try {
-    const cookies = scenario === 'new' ? [] : benchCase.family === 'ceiling' ? placeholderCookies(settings.poolSize) : await createSessionPool(server.port, settings.poolSize);
-    if (settings.warmupSeconds > 0) await drive(server.port, { scenario, cookies, durationSeconds: settings.warmupSeconds });
-    const cpuBefore = await server.cpuMicros();
-    const load = await drive(server.port, { scenario, cookies, durationSeconds: settings.durationSeconds });
-    const cpuAfter = await server.cpuMicros();
-    return { benchCase, scenario, round, load, cpuMicrosPerRequest: (cpuAfter - cpuBefore) / Math.max(1, load.requests) };
+    const server = await ServerProcess.start(benchCase.server, benchCase.args, namespace);
+    try {
+      const cookies = scenario === 'new' ? [] : benchCase.family === 'ceiling' ? placeholderCookies(settings.poolSize) : await createSessionPool(server.port, settings.poolSize);
+      if (settings.warmupSeconds > 0) await drive(server.port, { scenario, cookies, durationSeconds: settings.warmupSeconds });
+      const cpuBefore = await server.cpuMicros();
+      const load = await drive(server.port, { scenario, cookies, durationSeconds: settings.durationSeconds });
+      const cpuAfter = await server.cpuMicros();
+      return { benchCase, scenario, round, load, cpuMicrosPerRequest: (cpuAfter - cpuBefore) / Math.max(1, load.requests) };
+    } finally {
+      await server.stop();
+    }
   } finally {
-    await server.stop();
     await removeBenchNamespace(namespace);
   }
 }

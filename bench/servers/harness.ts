@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { createServer, type RequestListener } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Where a run's data lives: unique per run, removed by the orchestrator afterwards. */
 export interface BenchNamespace {
@@ -35,6 +36,7 @@ export function benchNamespace(): BenchNamespace {
 export const requirePeer = createRequire(import.meta.url) as (name: string) => any;
 
 const PAYLOAD_BYTES = 1024;
+const STOP_GRACE_MS = 200;
 
 /**
  * The session every case stores: a user, a cart and a note, about 1 KB as JSON.
@@ -77,6 +79,8 @@ export async function serve(listener: RequestListener, options: ServeOptions = {
   const stop = async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
+    // Handlers of requests cut off above may still be waiting on the store: let them finish before it closes.
+    await sleep(STOP_GRACE_MS);
     await options.close?.();
     return { stopped: true };
   };
