@@ -48,8 +48,8 @@ for (const kind of STORE_KINDS) {
       site = await startListeningSite(namespace.open(), namespace.settings);
     });
     after(async () => {
-      await site.close();
-      await namespace.remove();
+      await site?.close();
+      await namespace?.remove();
     });
 
     test('at the store: updates and touches racing a destroy never bring the session back', async () => {

@@ -53,8 +53,8 @@ for (const kind of STORE_KINDS) {
       site = await startListeningSite(namespace.open(), { ...namespace.settings, idleTtlMs: IDLE_TTL_MS });
     });
     after(async () => {
-      await site.close();
-      await namespace.remove();
+      await site?.close();
+      await namespace?.remove();
     });
 
     test('uploads and reads through the site: every read and the final session hold one whole upload', async () => {

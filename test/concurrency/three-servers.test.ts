@@ -44,7 +44,7 @@ for (const kind of ['redis', 'postgres'] as const) {
     });
     after(async () => {
       await Promise.all(servers.map((server) => server.stop()));
-      await store.remove();
+      await store?.remove();
     });
 
     test('each sees every session, and each expiry is logged exactly once between them', async (t) => {

@@ -102,7 +102,7 @@ describe('the file store under fire', () => {
       await mkdir(dir);
       site = await startListeningSite(new FileStore({ dir }));
     });
-    after(() => site.close());
+    after(() => site?.close());
 
     test('replaced by a file: 503 pages and a clear log line naming the directory, no crash; put back: sessions served again', async () => {
       const visitor = new Visitor(site.url);

@@ -51,7 +51,11 @@ export async function startListeningSite(
     },
     false,
   );
-  const site = await createApp(config, { logger, store, storeTimeoutMs });
+  // A store left open (a Redis client reconnecting forever) would keep the test process from ever exiting.
+  const site = await createApp(config, { logger, store, storeTimeoutMs }).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const server = site.app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {

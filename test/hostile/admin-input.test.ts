@@ -97,11 +97,11 @@ for (const kind of STORE_KINDS) {
       assert.equal((await idsStillStored(site.sessions.store, seeded)).length, SEEDED);
     });
     after(async () => {
-      if (kind === 'redis') await site.sessions.store.destroyAll().catch(() => undefined);
-      await site.close();
-      await guessed.close();
+      if (kind === 'redis') await site?.sessions.store.destroyAll().catch(() => undefined);
+      await site?.close();
+      await guessed?.close();
       await pool?.end();
-      await namespace.remove();
+      await namespace?.remove();
     });
 
     /** The store still holds every seeded session and nothing beyond its namespace's own shapes. */

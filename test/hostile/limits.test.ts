@@ -30,7 +30,7 @@ describe('oversized requests are refused early', () => {
     port = Number(new URL(site.url).port);
   });
   after(async () => {
-    await site.close();
+    await site?.close();
     await rm(root, { recursive: true, force: true });
   });
 

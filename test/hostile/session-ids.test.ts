@@ -28,7 +28,7 @@ describe('attacks on the session id', () => {
     site = await startListeningSite(new FileStore({ dir: join(root, 'sessions') }));
   });
   after(async () => {
-    await site.close();
+    await site?.close();
     await rm(root, { recursive: true, force: true });
   });
 
@@ -94,7 +94,7 @@ describe('production cookies', () => {
     site = await startListeningSite(new FileStore({ dir: join(root, 'sessions') }), { production: true, trustProxy: true, cookieName: '__Host-sid' });
   });
   after(async () => {
-    await site.close();
+    await site?.close();
     await rm(root, { recursive: true, force: true });
   });
 

@@ -150,7 +150,7 @@ describe('hostile input against every route', () => {
     assert.equal(await holder.upload('a session to aim at\n', 'held.txt'), 303);
   });
   after(async () => {
-    await site.close();
+    await site?.close();
     await rm(root, { recursive: true, force: true });
   });
 

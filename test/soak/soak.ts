@@ -209,7 +209,8 @@ async function checkRead(
     if (shown.uploaded) tally.error(`GET /action found data in a session that was ${expected.kind === 'ended' ? 'ended' : 'never written'}`);
     return expected;
   }
-  // The session's idle expiry lies between (write sent + TTL - refresh interval) and (write answered + TTL).
+  // The last request that used the session moved its idle expiry to (its time at the server + TTL): between
+  // (sent + TTL) and (answered + TTL) by this clock. The slack covers rounding and the clock reads on either side.
   const mustBeThere = answeredAtMs < expected.sentAtMs + idleTtlMs - EXPIRY_SLACK_MS;
   const mustBeGone = sentAtMs > expected.answeredAtMs + idleTtlMs + EXPIRY_SLACK_MS;
   const same = shown.uploaded && JSON.stringify(shown.lines) === JSON.stringify(expected.lines);
@@ -224,8 +225,7 @@ async function checkRead(
     if (!mustBeThere) tally.expiredAsExpected++;
     return { kind: 'none' };
   }
-  // The read rolled the idle expiry forward; within the middleware's refresh interval (1 % of the TTL, well
-  // inside EXPIRY_SLACK_MS) it may have left it where the last write put it.
+  // The read rolled the idle expiry forward.
   return { ...expected, sentAtMs, answeredAtMs };
 }
 
