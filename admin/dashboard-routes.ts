@@ -19,7 +19,7 @@ import { DEFAULT_PAGE_SIZE, parseListQuery, type ListQuery } from './list-query.
 const FEED_SIZE = 50;
 
 /** The page's own address for a list query, keeping only what differs from the defaults. */
-export function sessionsUrl(query: Partial<ListQuery>): string {
+function sessionsUrl(query: Partial<ListQuery>): string {
   const params = new URLSearchParams();
   if (query.sort && query.sort !== 'activity') params.set('sort', query.sort);
   if (query.limit && query.limit !== DEFAULT_PAGE_SIZE) params.set('limit', String(query.limit));

@@ -51,7 +51,10 @@ export class GuardedStore implements SessionStore {
   }
 
   init(): Promise<void> { return this.#run('init', () => this.inner.init()); }
-  get(id: string, now: number, roll?: Lifetime): Promise<SessionRecord | undefined> { return this.#run('get', () => this.inner.get(id, now, roll)); }
+  /** A rolling get writes as it reads, so its failures count as the store's writes failing. */
+  get(id: string, now: number, roll?: Lifetime): Promise<SessionRecord | undefined> {
+    return this.#run(roll ? 'getAndRoll' : 'get', () => this.inner.get(id, now, roll));
+  }
   create(id: string, record: SessionRecord): Promise<void> { return this.#run('create', () => this.inner.create(id, record)); }
   update(id: string, record: SessionRecord, now: number): Promise<boolean> { return this.#run('update', () => this.inner.update(id, record, now)); }
   touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {

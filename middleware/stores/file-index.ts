@@ -35,7 +35,7 @@ export interface DirectoryVisitor {
 }
 
 /** The public id a directory entry stands for, or undefined for temporary and foreign files. */
-export function sessionIdOfFileName(name: string): string | undefined {
+function sessionIdOfFileName(name: string): string | undefined {
   if (!name.endsWith(SESSION_FILE_SUFFIX)) return undefined;
   const id = name.slice(0, -SESSION_FILE_SUFFIX.length);
   return isWellFormedPublicId(id) ? id : undefined;

@@ -9,7 +9,7 @@ import { publicIdOf } from '../../middleware/ids.ts';
 import type { LifecycleEvent } from '../../middleware/events.ts';
 import { RedisStore } from '../../middleware/stores/redis-store.ts';
 import { FileStore } from '../../middleware/stores/file-store.ts';
-import type { SessionRecord } from '../../middleware/store.ts';
+import type { Lifetime, SessionRecord } from '../../middleware/store.ts';
 import { STORE_KINDS, createNamespace } from '../helpers/store-fixtures.ts';
 import { createSessionApp, TEST_KEYS, type SessionApp } from '../helpers/session-app.ts';
 
@@ -337,6 +337,36 @@ describe('a slow store', () => {
       assert.ok(elapsedMs >= 4_000, `the read got its time and the write the rest (${elapsedMs} ms)`);
     } finally {
       store.slow = false;
+      await handle.close();
+      await namespace.remove();
+    }
+  });
+});
+
+describe('a store that reads but refuses writes', () => {
+  test('rolling reads count as writes: a working listing does not make the outage log again and again', async () => {
+    const namespace = await createNamespace('file');
+    // The real file store on a disk that has turned read-only: every write, including a rolling read, fails.
+    class ReadOnlyFileStore extends FileStore {
+      readOnly = false;
+      override async get(id: string, now: number, roll?: Lifetime) {
+        if (this.readOnly && roll) throw Object.assign(new Error('read-only file system'), { code: 'EROFS' });
+        return super.get(id, now, roll);
+      }
+    }
+    const store = new ReadOnlyFileStore({ dir: namespace.settings.fileDir! });
+    const handle = await createSessionApp('file', namespace.settings, store);
+    try {
+      const cookie = sessionCookie(await request(handle.app.callback()).post('/write?a=1').expect(200));
+      store.readOnly = true;
+      for (let i = 0; i < 3; i++) {
+        await request(handle.app.callback()).get('/read').set('Cookie', cookie.header).expect(503);
+        await handle.sessions.store.list({ limit: 5, sort: 'expiry', now: Date.now() }); // the dashboard still lists
+      }
+      const lines = handle.logText().split('\n');
+      assert.equal(lines.filter((l) => l.includes('session store unavailable')).length, 1);
+      assert.equal(lines.filter((l) => l.includes('session store answering again')).length, 0);
+    } finally {
       await handle.close();
       await namespace.remove();
     }
