@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from './logger.ts';
 import {
   StoreUnavailableError,
-  type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type StoreKind,
+  type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type StoreKind,
 } from './store.ts';
 import { InvalidCursorError } from './cursor.ts';
 
@@ -75,6 +75,13 @@ export class GuardedStore implements SessionStore {
     return this.#run('evictBeyond', () => this.inner.evictBeyond(maxCount, now, batchSize), { bounded: false });
   }
   destroyAll(): Promise<number> { return this.#run('destroyAll', () => this.inner.destroyAll()); }
+  increment(id: string, now: number, rule: CounterRule): Promise<CounterState> {
+    return this.#run('increment', () => this.inner.increment(id, now, rule));
+  }
+  /** The namespace, guarded alike: bounded calls, 503 on failure, its outages logged with the namespace's name. */
+  withNamespace(name: string): GuardedStore {
+    return new GuardedStore(this.inner.withNamespace(name), this.logger.child({ namespace: name }), this.timeoutMs);
+  }
   ping(): Promise<void> { return this.#run('ping', () => this.inner.ping()); }
   /** Closing is not bounded by the guard: it must finish to release sockets. */
   close(): Promise<void> { return this.inner.close(); }

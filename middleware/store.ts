@@ -70,6 +70,24 @@ export interface SessionPage {
   nextCursor: string | null;
 }
 
+/** How a counter of `increment` counts: hits within a window, held longer once it reaches its limit. */
+export interface CounterRule {
+  /** A counter's first hit opens a window this long (ms); a hit after it starts a new count. */
+  windowMs: number;
+  /** The count at which the counter holds: the hit that reaches it moves the expiry to `now + holdMs`. */
+  limit: number;
+  /** How long a counter that reached `limit` holds from that hit (ms). */
+  holdMs: number;
+}
+
+/** A counter as `increment` leaves it. */
+export interface CounterState {
+  /** Hits counted in the current window. */
+  count: number;
+  /** When the counter lapses (ms); from then on it counts from zero again. */
+  expiresAt: number;
+}
+
 /**
  * A session store. Every method rejects with a `StoreUnavailableError` (or the
  * driver's own error, which the caller wraps) when the backend cannot answer;
@@ -121,6 +139,20 @@ export interface SessionStore {
   evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]>;
   /** Removes every session, live or expired, and returns how many there were. */
   destroyAll(): Promise<number>;
+  /**
+   * Counts one hit on the counter `id` (a public-id-shaped digest) and returns its state, atomically across
+   * processes: concurrent hits are all counted. A counter is a record of this store whose data is `{ count }`,
+   * so `get` reads it, `destroy` resets it and `purgeExpired` removes it once it lapses. A missing or lapsed
+   * counter starts at 1 and expires `windowMs` from `now`; the hit that brings it to `limit` moves its expiry
+   * to at least `now + holdMs`.
+   */
+  increment(id: string, now: number, rule: CounterRule): Promise<CounterState>;
+  /**
+   * A store on the same backend and connection whose records are kept apart from these under `name`
+   * (a letter-and-digit word): never listed, counted, purged or destroyed with them. It shares this store's
+   * client, pool or directory, so closing it closes nothing; close this store when both are done.
+   */
+  withNamespace(name: string): SessionStore;
   /** Resolves when the backend answers, rejects otherwise. */
   ping(): Promise<void>;
   /** Releases what the store opened itself (a pool or client it was given stays open). */
@@ -140,6 +172,19 @@ export class StoreUnavailableError extends Error {
 /** Size of session data as stored: UTF-8 JSON bytes. */
 export function dataSizeBytes(data: SessionData): number {
   return Buffer.byteLength(JSON.stringify(data), 'utf8');
+}
+
+/** Names `withNamespace` accepts: they become part of a key prefix, a table name or a directory name. */
+export const NAMESPACE_PATTERN = /^[a-z][a-z0-9]{0,15}$/;
+
+/** Throws unless `name` is a namespace name every store can use as it is. */
+export function assertNamespaceName(name: string): void {
+  if (!NAMESPACE_PATTERN.test(name)) throw new TypeError(`store namespace ${JSON.stringify(name)} is not valid: expected 1 to 16 lower-case letters and digits, starting with a letter`);
+}
+
+/** The data of a counter record after `count` hits, as every store writes it. */
+export function counterData(count: number): SessionData {
+  return { count };
 }
 
 /** Page sizes accepted by `list`. */

@@ -13,7 +13,9 @@ import { access, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises'
 import { join, resolve } from 'node:path';
 import { decodeCursor, encodeCursor, type CursorPosition } from '../cursor.ts';
 import { isWellFormedPublicId } from '../ids.ts';
-import { dataSizeBytes, expiryOf, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
+import {
+  assertNamespaceName, counterData, dataSizeBytes, expiryOf,
+  type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
 import { withLockFile } from './lock-file.ts';
 import { BoundedSelection, mapConcurrently, SESSION_FILE_SUFFIX, SessionDirectoryWalk, TEMP_FILE_PREFIX, walkSessionDirectory } from './file-index.ts';
 
@@ -207,6 +209,30 @@ export class FileStore implements SessionStore {
       tempFile: (name, changedAtMs) => this.removeStaleTempFile(name, changedAtMs),
     });
     return removed;
+  }
+
+  /**
+   * Read, count, write, under a lock file per counter that every process sharing the directory respects
+   * (its leading dot keeps it out of every session walk). Counters are rare: a failed sign-in, not a request.
+   */
+  async increment(id: string, now: number, rule: CounterRule): Promise<CounterState> {
+    if (!isWellFormedPublicId(id)) throw new TypeError('FileStore: a counter id must be a public id');
+    await this.init();
+    return withLockFile(join(this.location, `.${id}.lock`), async () => {
+      const current = await this.read(id);
+      const live = current && current.expiresAt > now && typeof current.data.count === 'number' ? current : undefined;
+      const count = live ? (live.data.count as number) + 1 : 1;
+      let expiresAt = live ? live.expiresAt : now + rule.windowMs;
+      if (count === rule.limit) expiresAt = Math.max(expiresAt, now + rule.holdMs);
+      await this.write(id, { data: counterData(count), createdAt: live?.createdAt ?? now, lastSeenAt: now, expiresAt });
+      return { count, expiresAt };
+    });
+  }
+
+  /** A subdirectory `<dir>/<name>`: a walk of this directory passes over it, as it passes over every non-session file. */
+  withNamespace(name: string): FileStore {
+    assertNamespaceName(name);
+    return new FileStore({ dir: join(this.location, name) });
   }
 
   async ping(): Promise<void> {

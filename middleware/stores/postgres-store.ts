@@ -7,7 +7,10 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PG_TABLE_PATTERN } from '../config.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
-import type { Lifetime, ListOptions, SessionPage, SessionRecord, SessionStore, SessionSummary } from '../store.ts';
+import {
+  assertNamespaceName,
+  type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary,
+} from '../store.ts';
 
 export interface PostgresStoreOptions {
   /** A pool the caller owns: the store uses it and never ends it. */
@@ -18,6 +21,8 @@ export interface PostgresStoreOptions {
   table?: string;
   /** Called with errors of idle clients of the store's own pool (a database restart, say); ignored by default. */
   onBackgroundError?: (err: Error) => void;
+  /** Where the data lives, for operators, when `pool` is given (never a password). */
+  location?: string;
 }
 
 const DEFAULT_TABLE = 'sessionkeeper_sessions';
@@ -81,7 +86,9 @@ export class PostgresStore implements SessionStore {
     this.ownsPool = !options.pool;
     this.pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, ...OWN_POOL_SETTINGS });
     if (this.ownsPool) this.pool.on('error', options.onBackgroundError ?? (() => {}));
-    this.location = options.pool ? `postgres (shared pool) table ${table}` : `${describeServer(options.connectionString!)} table ${table}`;
+    this.location = options.pool
+      ? options.location ?? `postgres (shared pool) table ${table}`
+      : `${describeServer(options.connectionString!)} table ${table}`;
   }
 
   /** Creates the table and indexes once; a failed attempt is retried by the next call. */
@@ -191,6 +198,34 @@ export class PostgresStore implements SessionStore {
   async destroyAll(): Promise<number> {
     const { rowCount } = await this.removing(`DELETE FROM ${this.table}`, []);
     return rowCount ?? 0;
+  }
+
+  /** One upsert: a lapsed counter restarts, a live one counts on; the hit that reaches the limit holds it. */
+  async increment(id: string, now: number, rule: CounterRule): Promise<CounterState> {
+    const { rows } = await this.prepared(
+      'increment',
+      `INSERT INTO ${this.table} AS counter (id, data, key_names, created_at_ms, last_seen_at_ms, expires_at_ms, size_bytes)
+       VALUES ($1, '{"count":1}', '["count"]', $2, $2, CASE WHEN $4::int <= 1 THEN $2 + GREATEST($3::bigint, $5::bigint) ELSE $2 + $3::bigint END, 11)
+       ON CONFLICT (id) DO UPDATE SET
+         data = json_build_object('count', CASE WHEN counter.expires_at_ms <= $2 THEN 1 ELSE (counter.data->>'count')::int + 1 END),
+         created_at_ms = CASE WHEN counter.expires_at_ms <= $2 THEN $2 ELSE counter.created_at_ms END,
+         last_seen_at_ms = $2,
+         expires_at_ms = CASE
+           WHEN counter.expires_at_ms <= $2 THEN $2 + CASE WHEN $4::int <= 1 THEN GREATEST($3::bigint, $5::bigint) ELSE $3::bigint END
+           WHEN (counter.data->>'count')::int + 1 = $4::int THEN GREATEST(counter.expires_at_ms, $2 + $5::bigint)
+           ELSE counter.expires_at_ms END
+       RETURNING (data->>'count')::int AS count, expires_at_ms`,
+      [id, now, rule.windowMs, rule.limit, rule.holdMs],
+    );
+    return { count: Number(rows[0].count), expiresAt: Number(rows[0].expires_at_ms) };
+  }
+
+  /** A table of its own beside this one (`<table>_<name>`, shortened with a digest past 63 bytes), on the same pool. */
+  withNamespace(name: string): PostgresStore {
+    assertNamespaceName(name);
+    const table = namespacedTableName(this.tableName, name);
+    const qualified = this.schemaName ? `${this.schemaName}.${table}` : table;
+    return new PostgresStore({ pool: this.pool, table: qualified, location: `${this.location}_${name}` });
   }
 
   async ping(): Promise<void> {
@@ -316,6 +351,14 @@ function toSummary(row: SummaryRow): SessionSummary {
     sizeBytes: row.size_bytes,
     keys: row.key_names,
   };
+}
+
+/** `<table>_<name>`, or a shortened table name with a digest when that would pass PostgreSQL's 63 bytes. */
+function namespacedTableName(table: string, name: string): string {
+  const full = `${table}_${name}`;
+  if (full.length <= MAX_IDENTIFIER_LENGTH) return full;
+  const digest = createHash('sha256').update(table).digest('hex').slice(0, 8);
+  return `${table.slice(0, MAX_IDENTIFIER_LENGTH - name.length - digest.length - 2)}_${digest}_${name}`;
 }
 
 /** `host:port/database` of a connection URL: never its user or password. */

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { createClient, type RedisClientType, type RespVersions } from 'redis';
 import { redactUrl } from '../config.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
-import { dataSizeBytes, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
+import { assertNamespaceName, dataSizeBytes, type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
 
 /**
  * Any node-redis v5 client, as `createClient()` returns it: RESP 2 or 3, any modules, functions or scripts
@@ -31,6 +31,8 @@ export interface RedisStoreOptions {
   expiryGraceMs?: number;
   /** Called with the errors of the store's own client (connection lost, reconnect failed); ignored by default. */
   onBackgroundError?: (err: Error) => void;
+  /** Where the data lives, for operators, when `client` is given (never a password). */
+  location?: string;
 }
 
 const DEFAULT_PREFIX = 'sessionkeeper:';
@@ -82,6 +84,26 @@ redis.call('PEXPIREAT', KEYS[1], string.format('%d', e + tonumber(ARGV[5])))
 redis.call('ZADD', KEYS[2], ex, ARGV[1])
 redis.call('ZADD', KEYS[3], l, ARGV[1])
 return {f[1], l, ex, f[4]}`);
+
+/**
+ * increment: one more hit on a counter record (its count also in field n, so nothing decodes JSON). A missing
+ * or lapsed counter restarts at 1 with a fresh window; the hit that reaches the limit holds it longer.
+ * ARGV: id, now, windowMs, limit, holdMs, grace.
+ */
+const INCREMENT = script(`
+local f = redis.call('HMGET', KEYS[1], 'c', 'e', 'n')
+local now = tonumber(ARGV[2])
+local created, e, count = now, now + tonumber(ARGV[3]), 1
+if f[2] and tonumber(f[2]) > now and f[3] then
+  created, e, count = tonumber(f[1]), tonumber(f[2]), tonumber(f[3]) + 1
+end
+if count == tonumber(ARGV[4]) then e = math.max(e, now + tonumber(ARGV[5])) end
+local ex = string.format('%d', e)
+redis.call('HSET', KEYS[1], 'c', string.format('%d', created), 'l', ARGV[2], 'e', ex, 'n', count, 'd', '{"count":' .. count .. '}')
+redis.call('PEXPIREAT', KEYS[1], string.format('%d', e + tonumber(ARGV[6])))
+redis.call('ZADD', KEYS[2], ex, ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+return {count, ex}`);
 
 /**
  * purgeExpired and evictBeyond: atomic, so concurrent callers never return the same id. With ARGV[5]
@@ -155,6 +177,7 @@ export class RedisStore implements SessionStore {
   readonly location: string;
   private readonly client: RedisStoreClient;
   private readonly ownsClient: boolean;
+  private readonly prefix: string;
   private readonly sessionPrefix: string;
   private readonly expiryIndex: string;
   private readonly activityIndex: string;
@@ -166,8 +189,9 @@ export class RedisStore implements SessionStore {
     }
     this.ownsClient = !options.client;
     this.client = options.client ?? this.createOwnClient(options.url!, options.onBackgroundError ?? (() => {}));
-    this.location = options.url ? redactUrl(options.url) : 'redis (shared client)';
+    this.location = options.url ? redactUrl(options.url) : options.location ?? 'redis (shared client)';
     const prefix = options.prefix ?? DEFAULT_PREFIX;
+    this.prefix = prefix;
     this.sessionPrefix = `${prefix}s:`;
     this.expiryIndex = `${prefix}exp`;
     this.activityIndex = `${prefix}act`;
@@ -180,7 +204,7 @@ export class RedisStore implements SessionStore {
    */
   async init(): Promise<void> {
     if (this.ownsClient && !this.client.isReady) await this.connectOrFail();
-    await Promise.all([CREATE, WRITE_IF_LIVE, REMOVE_BY_EXPIRY, LIST_PAGE].map((s) => this.client.scriptLoad(s.text)));
+    await Promise.all([CREATE, WRITE_IF_LIVE, REMOVE_BY_EXPIRY, LIST_PAGE, INCREMENT].map((s) => this.client.scriptLoad(s.text)));
   }
 
   async get(id: string, now: number, roll?: Lifetime): Promise<SessionRecord | undefined> {
@@ -257,6 +281,19 @@ export class RedisStore implements SessionStore {
       removed += batch.length;
       if (batch.length < DESTROY_ALL_BATCH) return removed;
     }
+  }
+
+  async increment(id: string, now: number, rule: CounterRule): Promise<CounterState> {
+    const [count, expiresAt] = (await this.run(INCREMENT, [this.sessionKey(id), this.expiryIndex, this.activityIndex], [
+      id, String(now), String(rule.windowMs), String(rule.limit), String(rule.holdMs), String(this.expiryGraceMs),
+    ])) as [number, string];
+    return { count: Number(count), expiresAt: Number(expiresAt) };
+  }
+
+  /** Keys under `<prefix><name>:`, on the same client. */
+  withNamespace(name: string): RedisStore {
+    assertNamespaceName(name);
+    return new RedisStore({ client: this.client, prefix: `${this.prefix}${name}:`, expiryGraceMs: this.expiryGraceMs, location: this.location });
   }
 
   async ping(): Promise<void> {

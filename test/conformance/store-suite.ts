@@ -352,6 +352,87 @@ export function runStoreConformance(name: string, makeFixture: () => Promise<Sto
       }
     });
 
+    const rule = { windowMs: 60_000, limit: 3, holdMs: 600_000 };
+
+    test('increment counts hits in a window, holds from the hit that reaches the limit, then starts again', async () => {
+      const now = Date.now();
+      const id = newId();
+      assert.deepEqual(await store.increment(id, now, rule), { count: 1, expiresAt: now + 60_000 });
+      assert.deepEqual(await store.increment(id, now + 1_000, rule), { count: 2, expiresAt: now + 60_000 });
+      assert.deepEqual(await store.increment(id, now + 2_000, rule), { count: 3, expiresAt: now + 602_000 }, 'the limit holds it');
+      assert.deepEqual(await store.increment(id, now + 3_000, rule), { count: 4, expiresAt: now + 602_000 }, 'later hits do not extend the hold');
+      const stored = await store.get(id, now + 3_000);
+      assert.deepEqual(stored?.data, { count: 4 });
+      assert.equal(stored?.expiresAt, now + 602_000);
+      assert.deepEqual(await store.increment(id, now + 602_000, rule), { count: 1, expiresAt: now + 662_000 }, 'a lapsed counter starts again');
+    });
+
+    test('a limit of 1 holds from the first hit', async () => {
+      const now = Date.now();
+      assert.deepEqual(await store.increment(newId(), now, { windowMs: 1_000, limit: 1, holdMs: 5_000 }), { count: 1, expiresAt: now + 5_000 });
+    });
+
+    test('concurrent increments from two processes are all counted', async () => {
+      const peer = await fixture.openPeer();
+      try {
+        await peer.init();
+        const now = Date.now();
+        const id = newId();
+        const wide = { windowMs: 60_000, limit: 1_000, holdMs: 60_000 };
+        const states = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? peer : store).increment(id, now, wide)));
+        assert.deepEqual(states.map((state) => state.count).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+        assert.deepEqual((await store.get(id, now))?.data, { count: 20 });
+      } finally {
+        await peer.close();
+      }
+    });
+
+    test('a lapsed counter is purged like an expired session, and destroy resets it', async () => {
+      const now = Date.now();
+      const lapsed = newId();
+      const live = newId();
+      await store.increment(lapsed, now - 120_000, rule);
+      await store.increment(live, now, rule);
+      assert.deepEqual(await store.purgeExpired(now, 100), [lapsed]);
+      assert.equal(await store.destroy(live), true);
+      assert.equal((await store.increment(live, now, rule)).count, 1);
+    });
+
+    test('a namespace keeps its records apart, on the same backend', async () => {
+      const now = Date.now();
+      const namespaced = store.withNamespace('admin');
+      await namespaced.init();
+      const inside = newId();
+      const outside = newId();
+      await namespaced.create(inside, record(now, { user: 'operator' }));
+      await namespaced.increment(newId(), now, rule);
+      await store.create(outside, record(now));
+      assert.equal(await store.get(inside, now), undefined, 'not visible outside');
+      assert.equal(await namespaced.get(outside, now), undefined, 'nor the other way round');
+      assert.equal(await store.count(now), 1);
+      assert.deepEqual((await store.list({ limit: 10, sort: 'activity', now })).sessions.map((s) => s.id), [outside]);
+      assert.equal(await store.destroyAll(), 1, 'destroyAll leaves the namespace alone');
+      assert.deepEqual((await namespaced.get(inside, now))?.data, { user: 'operator' });
+      const peer = await fixture.openPeer();
+      try {
+        await peer.init();
+        const peerNamespace = peer.withNamespace('admin');
+        await peerNamespace.init();
+        assert.deepEqual((await peerNamespace.get(inside, now))?.data, { user: 'operator' }, 'another process opens the same namespace');
+      } finally {
+        await peer.close();
+      }
+      assert.equal(await namespaced.destroyAll(), 2);
+      await namespaced.close();
+      await store.ping();
+    });
+
+    test('a namespace name is checked', () => {
+      for (const name of ['', 'Admin', 'a-b', 'a:b', '../x', 'x'.repeat(17), '1st']) {
+        assert.throws(() => store.withNamespace(name), TypeError, name);
+      }
+    });
+
     test('destroyAll removes every session and says how many', async () => {
       const now = Date.now();
       for (let i = 0; i < 6; i++) await store.create(newId(), record(now));

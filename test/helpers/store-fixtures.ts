@@ -43,11 +43,15 @@ export async function createNamespace(kind: StoreKind): Promise<StoreNamespace> 
       return {
         kind,
         open: () => new RedisStore({ url: TEST_REDIS_URL, prefix }),
+        // Every key under the prefix, namespaces (the dashboard's sign-ins) included.
         remove: async () => {
-          const store = new RedisStore({ url: TEST_REDIS_URL, prefix });
-          await store.init();
-          await store.destroyAll();
-          await store.close();
+          const { createClient } = await import('redis');
+          const client = createClient({ url: TEST_REDIS_URL });
+          await client.connect();
+          for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+            if (keys.length > 0) await client.unlink(keys);
+          }
+          await client.close();
         },
         settings: { redisUrl: TEST_REDIS_URL },
       };
@@ -61,7 +65,8 @@ export async function createNamespace(kind: StoreKind): Promise<StoreNamespace> 
           const { default: pg } = await import('pg');
           const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
           await client.connect();
-          await client.query(`DROP TABLE IF EXISTS "${table}"`);
+          // The table and those of its namespaces (the dashboard's sign-ins).
+          await client.query(`DROP TABLE IF EXISTS "${table}", "${table}_admin"`);
           await client.end();
         },
         settings: { pgTable: table, databaseUrl: TEST_DATABASE_URL },

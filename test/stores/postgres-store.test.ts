@@ -300,7 +300,7 @@ runStoreConformance('postgres', async () => {
     openPeer: async () => new PostgresStore({ connectionString: DATABASE_URL, table }),
     cleanup: async () => {
       await store.close();
-      await admin.query(`DROP TABLE IF EXISTS "${table}"`);
+      await admin.query(`DROP TABLE IF EXISTS "${table}", "${table}_admin"`);
     },
   };
 });
