@@ -1,8 +1,35 @@
 import type { Context, Middleware } from 'koa';
 import { koaBody } from 'koa-body';
+import { bodyRefusalOf } from '../server/request-body.ts';
 
-/** Parses the dashboard's small urlencoded forms; nothing else (no JSON, no uploads). */
-export const parseForm: Middleware = koaBody({ urlencoded: true, json: false, multipart: false, text: false, formLimit: '16kb' });
+/**
+ * The largest form body the dashboard buffers: its forms carry a token and a
+ * few short fields. co-body counts the bytes as they arrive (after
+ * decompression), so a chunked or compressed body is held to it too.
+ */
+const FORM_MAX_BYTES = 16 * 1024;
+
+/**
+ * Parses the dashboard's small urlencoded forms; nothing else (no JSON, no
+ * uploads). A body the client got wrong is a 4xx with a message, not a
+ * failure of the server: 413 over FORM_MAX_BYTES, 415 for a Content-Encoding
+ * other than gzip, deflate or br, 400 for one that does not decompress or a
+ * body cut short. The rest of a body refused before its end is not read: the
+ * connection is closed instead.
+ */
+export const parseForm: Middleware = koaBody({
+  urlencoded: true,
+  json: false,
+  multipart: false,
+  text: false,
+  formLimit: FORM_MAX_BYTES,
+  onError: (err, ctx) => {
+    const refusal = bodyRefusalOf(err);
+    if (!refusal) throw err;
+    if (!ctx.req.complete) ctx.set('Connection', 'close');
+    throw refusal;
+  },
+});
 
 /** One text field of a parsed form, or undefined. */
 export function formField(ctx: Context, name: string): string | undefined {

@@ -1,18 +1,11 @@
-import { Writable } from 'node:stream';
 import type Koa from 'koa';
-import { koaBody, type ScalarOrArrayFiles } from 'koa-body';
 import { formatBytes } from './format.ts';
+import { FormRefusal, type FormFile, type FormRefusalReason, MAX_ENVELOPE_BYTES, parseMultipart } from './multipart-form.ts';
 import { PageError } from './page-error.ts';
+import { BodyRefusal, readRequestBody } from './request-body.ts';
 
-/** The form field that carries the file (SPEC.md: `textfile`). */
+/** The form field that carries the file. */
 export const UPLOAD_FIELD = 'textfile';
-
-/** Form fields beside the file are ignored, but bounded: a form is not a place to post data. */
-const MAX_FIELDS = 20;
-const MAX_FIELDS_BYTES = 64 * 1024;
-
-/** One file as formidable hands it over. */
-type FormFile = Extract<ScalarOrArrayFiles[string], { size: number }>;
 
 /** The file of an upload: its bytes and the name the browser gave. */
 export interface UploadedFile {
@@ -22,62 +15,32 @@ export interface UploadedFile {
   bytes: Buffer;
 }
 
-/** The bytes received for each file of a request, until the route reads them. */
-const receivedChunks = new WeakMap<object, Buffer[]>();
-
-/** What a multipart body may carry beside the file: its fields and the headers and boundaries of its parts. */
-const MAX_ENVELOPE_BYTES = MAX_FIELDS_BYTES + 16 * 1024;
+/** The file parts of each request's form, until the route reads them. */
+const parsedFiles = new WeakMap<Koa.Context, FormFile[]>();
 
 /**
- * Parses a multipart upload of at most `maxBytes` into memory: the text ends
- * up in the session anyway, and an upload that never touches the disk leaves
- * no temporary file behind, whatever goes wrong. Only multipart bodies are
- * parsed; formidable's limit errors become pages with fitting statuses. A body
- * whose Content-Length is already too large is refused before any of it is
- * read, and its connection closed, so a client cannot hold the request open
- * by announcing a huge upload and sending it slowly.
+ * Reads an upload of at most `maxBytes` into memory and parses it: the text
+ * ends up in the session anyway, and an upload that never touches the disk
+ * leaves no temporary file behind, whatever goes wrong. Only multipart bodies
+ * are parsed (any other has no file, which `uploadedFileOf` says). This is the
+ * largest body the site buffers: `maxBytes` plus MAX_ENVELOPE_BYTES (80 KiB),
+ * counted as it arrives and after decompression, so 1 MiB + 80 KiB with the
+ * default UPLOAD_MAX_BYTES. A body refused before its end is not read further
+ * and its connection is closed, so a client cannot hold the request open by
+ * sending a huge upload slowly.
  */
 export function parseUpload(maxBytes: number): Koa.Middleware {
-  const parse = formParser(maxBytes);
+  const limitBytes = maxBytes + MAX_ENVELOPE_BYTES;
   return async (ctx, next) => {
-    if (Number(ctx.get('Content-Length')) > maxBytes + MAX_ENVELOPE_BYTES) {
-      ctx.set('Connection', 'close');
-      throw tooLarge(maxBytes);
-    }
-    await parse(ctx, next);
-  };
-}
-
-function formParser(maxBytes: number): Koa.Middleware {
-  return koaBody({
-    multipart: true,
-    json: false,
-    urlencoded: false,
-    text: false,
-    formidable: {
-      maxFiles: 1,
-      maxFileSize: maxBytes,
-      maxTotalFileSize: maxBytes,
-      // Missing and empty files get their own messages in uploadedFileOf.
-      allowEmptyFiles: true,
-      minFileSize: 0,
-      maxFields: MAX_FIELDS,
-      maxFieldsSize: MAX_FIELDS_BYTES,
-      fileWriteStreamHandler: (file) => {
-        const chunks: Buffer[] = [];
-        receivedChunks.set(file!, chunks);
-        return new Writable({
-          write(chunk: Buffer, _encoding, done) {
-            chunks.push(chunk);
-            done();
-          },
-        });
-      },
-    },
-    onError: (err) => {
+    try {
+      const body = await readRequestBody(ctx.req, limitBytes);
+      parsedFiles.set(ctx, ctx.is('multipart') ? await parseMultipart(ctx.req.headers, body, maxBytes) : []);
+    } catch (err) {
+      if (!ctx.req.complete) ctx.set('Connection', 'close');
       throw refusalOf(err, maxBytes);
-    },
-  });
+    }
+    await next();
+  };
 }
 
 /**
@@ -86,39 +49,59 @@ function formParser(maxBytes: number): Koa.Middleware {
  * @throws PageError 400 when no file was chosen, the file is empty, or it came in another field.
  */
 export function uploadedFileOf(ctx: Koa.Context): UploadedFile {
-  const files = ctx.request.files ?? {};
-  if (Object.keys(files).some((field) => field !== UPLOAD_FIELD)) {
+  const files = parsedFiles.get(ctx) ?? [];
+  if (files.some((file) => file.field !== UPLOAD_FIELD)) {
     throw new PageError(400, 'Unexpected form', `The file must be sent in the form field "${UPLOAD_FIELD}"; nothing was stored.`);
   }
-  const sent = files[UPLOAD_FIELD];
-  const file: FormFile | undefined = Array.isArray(sent) ? sent[0] : sent;
+  const file = files[0];
   // A browser sends a nameless, empty part when the form is submitted without a file.
-  if (!file || (file.size === 0 && !file.originalFilename)) {
+  if (!file || (file.bytes.length === 0 && !file.fileName)) {
     throw new PageError(400, 'No file chosen', 'Choose a text file to upload, then send the form again.');
   }
-  if (file.size === 0) {
+  if (file.bytes.length === 0) {
     throw new PageError(400, 'Empty file', 'The file is empty, so there is nothing to show; nothing was stored.');
   }
-  return { fileName: displayName(file.originalFilename), bytes: Buffer.concat(receivedChunks.get(file) ?? [], file.size) };
+  return { fileName: displayName(file.fileName), bytes: file.bytes };
 }
 
 /** The last path segment of the name the browser sent, bounded; shown escaped, never used as a path. */
-function displayName(originalFilename: string | null): string {
-  const name = (originalFilename ?? '').split(/[\\/]/).at(-1)!.trim();
+function displayName(sentName: string | undefined): string {
+  const name = (sentName ?? '').split(/[\\/]/).at(-1)!.trim();
   return name ? name.slice(0, 255) : 'unnamed file';
 }
 
-/** formidable's code for a form with more files than `maxFiles`, which it also tags 413. */
-const MAX_FILES_EXCEEDED = 1015;
-
-/** formidable tags its errors with an `httpCode` that Koa does not read. */
-function refusalOf(err: Error & { httpCode?: unknown; code?: unknown }, maxBytes: number): Error {
-  if (typeof err.httpCode !== 'number') return err;
-  if (err.code === MAX_FILES_EXCEEDED) {
-    return new PageError(400, 'One file at a time', 'Choose a single text file to upload; nothing was stored.');
+/** The page for a body or form the visitor sent wrong; anything else is the server's fault and stays as it is. */
+function refusalOf(err: unknown, maxBytes: number): unknown {
+  if (err instanceof BodyRefusal) {
+    if (err.reason === 'too-large') return tooLarge(maxBytes);
+    if (err.reason === 'unsupported-encoding') {
+      return new PageError(415, 'Unsupported encoding', 'Send the upload uncompressed, or compressed with gzip, deflate or br; nothing was stored.');
+    }
+    if (err.reason === 'corrupt-encoding') {
+      return new PageError(400, 'Unreadable upload', 'The upload is compressed but does not decompress; nothing was stored.');
+    }
+    return new PageError(400, 'Upload interrupted', 'The upload ended before it was complete; nothing was stored.');
   }
-  if (err.httpCode === 413) return tooLarge(maxBytes);
-  return new PageError(400, 'Unreadable upload', 'The upload could not be read as a form with one file; nothing was stored.');
+  if (err instanceof FormRefusal) return formRefusalPage(err.reason, maxBytes);
+  return err;
+}
+
+function formRefusalPage(reason: FormRefusalReason, maxBytes: number): PageError {
+  switch (reason) {
+    case 'file-too-large':
+      return tooLarge(maxBytes);
+    case 'too-many-files':
+      return new PageError(400, 'One file at a time', 'Choose a single text file to upload; nothing was stored.');
+    case 'file-name-too-long':
+      return new PageError(400, 'File name too long', "The file's name is too long; rename the file and upload it again. Nothing was stored.");
+    case 'field-too-large':
+      return new PageError(413, 'Form too large', 'The form carries more text beside the file than the upload form sends; nothing was stored.');
+    case 'too-many-fields':
+    case 'name-too-long':
+      return new PageError(400, 'Unexpected form', 'The form carries more, or longer, fields than the upload form sends; nothing was stored.');
+    case 'malformed':
+      return new PageError(400, 'Unreadable upload', 'The upload could not be read as a form with one file; nothing was stored.');
+  }
 }
 
 function tooLarge(maxBytes: number): PageError {
