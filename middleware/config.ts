@@ -40,6 +40,8 @@ export interface SessionkeeperConfig {
   sweepIntervalMs: number;
   /** `SESSION_MAX_COUNT`: cap on live sessions; 0 = no cap. */
   maxCount: number;
+  /** `SESSION_MAX_BYTES`: largest session stored, as its data's UTF-8 JSON; a larger one is refused with SessionTooLargeError. */
+  maxSessionBytes: number;
   /** `UPLOAD_MAX_BYTES`: largest upload the reference site accepts. */
   uploadMaxBytes: number;
   /** `ADMIN_USER`. */
@@ -139,6 +141,11 @@ const boolean = {
 export const PG_TABLE_PATTERN = /^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$/;
 const COOKIE_NAME_PATTERN = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
 const KEY_LIST_PATTERN = /^[^,\s]{16,}(,[^,\s]{16,})*$/;
+/** Production keys sign real users' cookies: 32 random base64 characters carry 192 bits, out of reach of guessing. */
+const PRODUCTION_KEY_MIN_LENGTH = 32;
+const MAKE_A_KEY = 'openssl rand -base64 32';
+/** Cookie name prefixes that browsers accept only on Secure cookies (matched without regard to case, as newer browsers do). */
+const COOKIE_PREFIX_NEEDING_SECURE = /^__(host|secure)-/i;
 
 /** The table of settings: environment variable, parser and check for each option. */
 const SETTINGS: { [K in Key]-?: Setting<K> } = {
@@ -164,6 +171,7 @@ const SETTINGS: { [K in Key]-?: Setting<K> } = {
   // Node timers overflow past 2^31-1 ms (~24.8 days) and would then fire every millisecond.
   sweepIntervalMs: { env: 'SESSION_SWEEP_INTERVAL', ...duration(1000, false, 24) },
   maxCount: { env: 'SESSION_MAX_COUNT', ...integer(0, 1_000_000_000) },
+  maxSessionBytes: { env: 'SESSION_MAX_BYTES', ...integer(1024, 128 * 1024 * 1024) },
   uploadMaxBytes: { env: 'UPLOAD_MAX_BYTES', ...integer(1, 1024 * 1024 * 1024) },
   adminUser: { env: 'ADMIN_USER', ...text(/^[^:\s]{1,128}$/, 'a user name of 1 to 128 characters without spaces or colons') },
   adminPassword: {
@@ -192,6 +200,7 @@ export function defaultOptions(isTty = Boolean(process.stdout.isTTY)): Required<
     cookieName: 'sid',
     sweepIntervalMs: 60_000,
     maxCount: 0,
+    maxSessionBytes: 2 * 1024 * 1024,
     uploadMaxBytes: 1_048_576,
     adminUser: 'admin',
     port: 3000,
@@ -238,13 +247,30 @@ export function resolveConfig(options: SessionkeeperOptions = {}, isTty?: boolea
       `SESSION_ABSOLUTE_TTL=${config.absoluteTtlMs / 1000}s is shorter than SESSION_TTL=${config.idleTtlMs / 1000}s: it must be 0 (none) or at least the idle TTL`,
     );
   }
+  // Browsers drop a prefixed cookie that is not Secure, and only production cookies are: no session would ever stick.
+  if (!config.production && COOKIE_PREFIX_NEEDING_SECURE.test(config.cookieName)) {
+    throw new ConfigError(
+      'SESSION_COOKIE_NAME',
+      `SESSION_COOKIE_NAME=${JSON.stringify(config.cookieName)} needs NODE_ENV=production: browsers refuse __Host- and __Secure- cookies without Secure, which only production sets; use a name without the prefix, such as sid`,
+    );
+  }
   if (!config.keys) {
     if (config.production) {
-      throw new ConfigError('SESSION_KEYS', 'SESSION_KEYS is required when NODE_ENV=production: set comma-separated random keys of at least 16 characters, newest first');
+      throw new ConfigError(
+        'SESSION_KEYS',
+        `SESSION_KEYS is required when NODE_ENV=production: set comma-separated random keys of at least ${PRODUCTION_KEY_MIN_LENGTH} characters, newest first (make one with ${MAKE_A_KEY})`,
+      );
     }
     config.keys = [randomBytes(32).toString('base64url')];
     config.keysGenerated = true;
   } else {
+    // Every key verifies cookies: one short key anywhere in the list is enough to forge them.
+    if (config.production && config.keys.some((key) => key.length < PRODUCTION_KEY_MIN_LENGTH)) {
+      throw new ConfigError(
+        'SESSION_KEYS',
+        `SESSION_KEYS=(hidden) is not valid with NODE_ENV=production: every key needs at least ${PRODUCTION_KEY_MIN_LENGTH} characters; make each with ${MAKE_A_KEY}`,
+      );
+    }
     config.keysGenerated = false;
   }
   return config;

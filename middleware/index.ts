@@ -8,6 +8,7 @@ export {
   type SessionkeeperConfig, type SessionkeeperOptions, type CookieType, type LogFormat, type LogLevel,
 } from './config.ts';
 export { endSession, regenerateSession, sessionPublicId } from './koa-store-adapter.ts';
+export { SessionTooLargeError } from './session-too-large.ts';
 export { SessionEvents, type LifecycleEvent, type LifecycleEventName, type DestroyedBy } from './events.ts';
 export { Sweeper, type SweepReport } from './sweeper.ts';
 export { GuardedStore, withStoreBudget, REQUEST_STORE_BUDGET_MS } from './guarded-store.ts';

@@ -1,7 +1,8 @@
 import type { Context } from 'koa';
 import type { DestroyedBy, SessionEvents } from './events.ts';
 import { isWellFormedSessionId, publicIdOf } from './ids.ts';
-import { expiryOf, type Lifetime, type SessionData, type SessionStore } from './store.ts';
+import { SessionTooLargeError } from './session-too-large.ts';
+import { dataSizeBytes, expiryOf, type Lifetime, type SessionData, type SessionStore } from './store.ts';
 
 /** What this request loaded: the public id and creation time of its session. */
 interface LoadedSession {
@@ -53,18 +54,31 @@ function applicationData(json: Record<string, unknown>): SessionData {
 }
 
 /**
+ * The application's data of a session koa-session is saving, if it fits.
+ *
+ * @throws SessionTooLargeError when its UTF-8 JSON is larger than `maxBytes`; nothing is written then.
+ */
+function storableData(json: Record<string, unknown>, maxBytes: number): SessionData {
+  const data = applicationData(json);
+  const sizeBytes = dataSizeBytes(data);
+  if (sizeBytes > maxBytes) throw new SessionTooLargeError(sizeBytes, maxBytes);
+  return data;
+}
+
+/**
  * koa-session's external-store contract over a SessionStore. It hashes raw ids
  * into public ids, enforces idle and absolute expiry on the server whatever the
  * cookie says (koa-session's `maxAge`, possibly the string `'session'`, is
  * ignored), rolls each session forward as the request reads it (one store
- * call), never resurrects a session someone destroyed, and records the
- * lifecycle events.
+ * call), never resurrects a session someone destroyed, refuses to write a
+ * session larger than `maxSessionBytes`, and records the lifecycle events.
  */
 export class KoaStoreAdapter {
   constructor(
     private readonly store: SessionStore,
     private readonly events: SessionEvents,
     private readonly lifetime: Lifetime,
+    private readonly maxSessionBytes: number,
   ) {}
 
   async get(rawId: string, _maxAge: unknown, options: { ctx?: unknown }): Promise<SessionData | undefined> {
@@ -83,16 +97,17 @@ export class KoaStoreAdapter {
     const ctx = contextOf(options);
     const id = publicIdOf(rawId);
     const now = Date.now();
-    const data = applicationData(json);
     const session = loaded.get(ctx);
     if (session?.id === id) {
       // Unchanged: the read already rolled it forward. Changed: rewrite it only if it still exists,
       // so a concurrent logout or an operator's purge wins.
       if (!options.changed) return;
+      const data = storableData(json, this.maxSessionBytes);
       const expiresAt = expiryOf(this.lifetime, session.createdAt, now);
       await this.store.update(id, { data, createdAt: session.createdAt, lastSeenAt: now, expiresAt }, now);
       return;
     }
+    const data = storableData(json, this.maxSessionBytes);
     // A new id for an old session is not a new session: its absolute limit still counts from the first creation.
     const createdAt = regenerating.get(ctx)?.createdAt ?? now;
     await this.store.create(id, { data, createdAt, lastSeenAt: now, expiresAt: expiryOf(this.lifetime, createdAt, now) });

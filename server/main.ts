@@ -1,7 +1,7 @@
 /**
- * The entry `npm start` runs: reads the settings from the environment
- * (SPEC.md, "Configuration"; none are needed), builds the site, listens on
- * HOST:PORT and shuts down gracefully on SIGINT/SIGTERM.
+ * The entry `npm start` runs: reads the settings from the environment (none
+ * are needed), builds the site, listens on HOST:PORT and shuts down gracefully
+ * on SIGINT/SIGTERM.
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +20,11 @@ function configOrExit(): SessionkeeperConfig {
 }
 
 const config = configOrExit();
+// This server speaks plain HTTP only, and production cookies are Secure: without a TLS proxy in front, every page would be refused.
+if (config.production && !config.trustProxy) {
+  console.error('NODE_ENV=production makes the cookies Secure, which this server cannot send over its own plain HTTP: serve it behind a TLS proxy and set TRUST_PROXY=true');
+  process.exit(1);
+}
 const site = await createApp(config);
 const { app, sessions, close } = site;
 const { logger, store } = sessions;

@@ -16,7 +16,8 @@ export function securityHeaders(options: { production: boolean }): Koa.Middlewar
       useDefaults: false,
       directives: {
         defaultSrc: ["'self'"],
-        baseUri: ["'self'"],
+        // No page of ours needs <base>; an injected one could redirect every relative link and form.
+        baseUri: ["'none'"],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
         imgSrc: ["'self'", 'data:'],
@@ -31,7 +32,7 @@ export function securityHeaders(options: { production: boolean }): Koa.Middlewar
     },
     frameguard: { action: 'deny' },
     referrerPolicy: { policy: 'same-origin' },
-    // HSTS only means something over TLS, which production has (SPEC: Secure cookies).
+    // HSTS only means something over TLS, which production has (its cookies are Secure).
     strictTransportSecurity: options.production,
   });
 }

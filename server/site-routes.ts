@@ -3,15 +3,15 @@ import type { SessionkeeperConfig } from '../middleware/config.ts';
 import { endSession } from '../middleware/koa-store-adapter.ts';
 import { formatBytes, formatDurationLong, formatTime } from './format.ts';
 import { requireSameOrigin } from './same-origin.ts';
-import { linesOf } from './text-lines.ts';
+import { linesOf, textOf } from './text-lines.ts';
 import { parseUpload, uploadedFileOf, UPLOAD_FIELD } from './upload-form.ts';
 import { storedUploadOf, storeUpload, type StoredUpload } from './upload-session.ts';
 import type { RenderPage } from './views.ts';
 
 /**
- * The upload site (SPEC.md, "Reference application"): a visitor uploads a
- * text file, sees its lines, and can forget the session. Every page is built
- * from the visitor's session, so none may be cached.
+ * The upload site: a visitor uploads a text file, sees its lines, and can
+ * forget the session. Every page is built from the visitor's session, so
+ * none may be cached.
  */
 export function siteRoutes(config: SessionkeeperConfig, renderPage: RenderPage): Router {
   const router = new Router();
@@ -31,22 +31,23 @@ export function siteRoutes(config: SessionkeeperConfig, renderPage: RenderPage):
     await renderPage(ctx, 'upload', 'Upload a text file', {
       field: UPLOAD_FIELD,
       ...limits,
-      upload: upload && describe(upload),
+      upload: upload && describe(upload, linesOf(upload.text).length),
       forgotten: ctx.query.forgotten === '1',
     });
   });
 
   router.post('/', requireSameOrigin, parseUpload(config.uploadMaxBytes), async (ctx) => {
     const file = uploadedFileOf(ctx);
-    const lines = linesOf(file.bytes);
-    storeUpload(ctx, { fileName: file.fileName, lines, sizeBytes: file.bytes.length, uploadedAt: new Date().toISOString() });
+    // The text, not its lines: an array of short lines stores several times the file's size as JSON.
+    storeUpload(ctx, { fileName: file.fileName, text: textOf(file.bytes), sizeBytes: file.bytes.length, uploadedAt: new Date().toISOString() });
     ctx.status = 303;
     ctx.redirect('/action');
   });
 
   router.get('/action', async (ctx) => {
     const upload = storedUploadOf(ctx);
-    await renderPage(ctx, 'action', upload ? upload.fileName : 'Nothing uploaded yet', { upload: upload && describe(upload), lines: upload?.lines ?? [] });
+    const lines = upload ? linesOf(upload.text) : [];
+    await renderPage(ctx, 'action', upload ? upload.fileName : 'Nothing uploaded yet', { upload: upload && describe(upload, lines.length), lines });
   });
 
   router.post('/forget', requireSameOrigin, async (ctx) => {
@@ -59,10 +60,10 @@ export function siteRoutes(config: SessionkeeperConfig, renderPage: RenderPage):
 }
 
 /** What the pages say about an upload, beside its lines. */
-function describe(upload: StoredUpload): { fileName: string; lineCount: number; size: string; uploadedAt: string; uploadedAtIso: string } {
+function describe(upload: StoredUpload, lineCount: number): { fileName: string; lineCount: number; size: string; uploadedAt: string; uploadedAtIso: string } {
   return {
     fileName: upload.fileName,
-    lineCount: upload.lines.length,
+    lineCount,
     size: formatBytes(upload.sizeBytes),
     uploadedAt: formatTime(upload.uploadedAt),
     uploadedAtIso: upload.uploadedAt,

@@ -4,14 +4,13 @@ import { PageError } from './page-error.ts';
 const LINE_BREAK = /\r\n|\n/;
 
 /**
- * The lines of an uploaded text file, exactly as written: whitespace and
- * blank lines kept, line breaks removed. A file that ends with a line break
- * has no extra empty line after it. A UTF-8 byte-order mark is dropped.
+ * The text of an uploaded file, exactly as written, without a UTF-8
+ * byte-order mark.
  *
  * @throws PageError 415 when the bytes are not UTF-8 or contain a NUL byte
  *   (a binary file, or text in another encoding).
  */
-export function linesOf(bytes: Uint8Array): string[] {
+export function textOf(bytes: Uint8Array): string {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -19,6 +18,15 @@ export function linesOf(bytes: Uint8Array): string[] {
     throw notText('It is not valid UTF-8: save it as UTF-8 text and try again.');
   }
   if (text.includes('\0')) throw notText('It contains NUL bytes, so it looks like a binary file rather than text.');
+  return text;
+}
+
+/**
+ * The lines of a text, for display: whitespace and blank lines kept, line
+ * breaks removed. A text that ends with a line break has no extra empty line
+ * after it.
+ */
+export function linesOf(text: string): string[] {
   const lines = text.split(LINE_BREAK);
   if (lines.length > 1 && lines.at(-1) === '') lines.pop();
   return lines;

@@ -17,6 +17,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { publicIdOf } from '../../middleware/ids.ts';
 import type { SessionRecord } from '../../middleware/store.ts';
+import { linesOf } from '../../server/text-lines.ts';
 import { createSessionApp, type SessionApp } from '../helpers/session-app.ts';
 import { adminAuthorization, startListeningSite, type ListeningSite } from '../helpers/listening-site.ts';
 import { createNamespace, STORE_KINDS, type StoreNamespace } from '../helpers/store-fixtures.ts';
@@ -82,9 +83,10 @@ for (const kind of STORE_KINDS) {
       const record = (await site.sessions.store.get(id, Date.now()))!;
       assert.ok(record, 'the session is still there under its id');
       assert.deepEqual(Object.keys(record.data), ['upload']);
-      const upload = record.data.upload as { fileName: string; lines: string[] };
-      wholeUpload(upload.lines);
-      assert.equal(upload.fileName, `u${/^upload (\d+)/.exec(upload.lines[0]!)![1]}.txt`, 'name and lines come from the same upload');
+      const upload = record.data.upload as { fileName: string; text: string };
+      const lines = linesOf(upload.text);
+      wholeUpload(lines);
+      assert.equal(upload.fileName, `u${/^upload (\d+)/.exec(lines[0]!)![1]}.txt`, 'name and lines come from the same upload');
       assertConsistentTimes(record, before, burstStartMs);
 
       const listed = await fetch(`${site.url}/admin/api/sessions?limit=1000`, { headers: { Authorization: adminAuthorization() } });

@@ -14,7 +14,8 @@ import { createApp, type SiteApp } from '../../server/app.ts';
 import type { LogLine } from './server-process.ts';
 import { TEST_DATABASE_URL } from './store-fixtures.ts';
 
-export const SITE_KEYS = ['fault-test-key-newest-0123456789', 'fault-test-key-older-0123456789'];
+/** At least 32 characters each, as production requires. */
+export const SITE_KEYS = ['fault-test-key-newest-0123456789', 'fault-test-key-older-0123456789a'];
 export const SITE_ADMIN_PASSWORD = 'fault test operator password';
 
 export interface ListeningSite extends SiteApp {

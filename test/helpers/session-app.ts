@@ -25,7 +25,8 @@ export interface SessionApp {
   close(): Promise<void>;
 }
 
-export const TEST_KEYS = ['test-key-newest-0123456789', 'test-key-older-0123456789'];
+/** At least 32 characters each, as production requires. */
+export const TEST_KEYS = ['test-key-newest-0123456789abcdefgh', 'test-key-older-0123456789abcdefgh'];
 
 export async function createSessionApp(kind: StoreKind, options: SessionkeeperOptions = {}, store?: SessionStore): Promise<SessionApp> {
   const namespace = await createNamespace(kind);

@@ -17,6 +17,7 @@ describe('configuration', () => {
       cookieName: 'sid',
       sweepIntervalMs: 60_000,
       maxCount: 0,
+      maxSessionBytes: 2_097_152,
       uploadMaxBytes: 1_048_576,
       adminUser: 'admin',
       port: 3000,
@@ -48,9 +49,10 @@ describe('configuration', () => {
       SESSION_ABSOLUTE_TTL: '7d',
       SESSION_COOKIE: 'browser',
       SESSION_COOKIE_NAME: 'app.sid',
-      SESSION_KEYS: 'newest-key-0123456789,older-key-0123456789',
+      SESSION_KEYS: 'newest-signing-key-0123456789abcdef,older-signing-key-0123456789abcdef',
       SESSION_SWEEP_INTERVAL: '5m',
       SESSION_MAX_COUNT: '1000',
+      SESSION_MAX_BYTES: '65536',
       UPLOAD_MAX_BYTES: '2048',
       ADMIN_USER: 'ops',
       ADMIN_PASSWORD: 'correct horse',
@@ -71,10 +73,11 @@ describe('configuration', () => {
       absoluteTtlMs: 7 * 86_400_000,
       cookieType: 'browser',
       cookieName: 'app.sid',
-      keys: ['newest-key-0123456789', 'older-key-0123456789'],
+      keys: ['newest-signing-key-0123456789abcdef', 'older-signing-key-0123456789abcdef'],
       keysGenerated: false,
       sweepIntervalMs: 300_000,
       maxCount: 1000,
+      maxSessionBytes: 65_536,
       uploadMaxBytes: 2048,
       adminUser: 'ops',
       adminPassword: 'correct horse',
@@ -113,10 +116,25 @@ describe('configuration', () => {
     [{ SESSION_COOKIE_NAME: 'a b' }, /^SESSION_COOKIE_NAME="a b" is not valid/],
     [{ SESSION_KEYS: 'short' }, /^SESSION_KEYS=\(hidden\) is not valid: expected comma-separated keys of at least 16 characters/],
     [{ SESSION_KEYS: 'a-long-enough-key-1,,b-long-enough-key-2' }, /^SESSION_KEYS=\(hidden\) is not valid/],
-    [{ NODE_ENV: 'production' }, /^SESSION_KEYS is required when NODE_ENV=production/],
+    [{ NODE_ENV: 'production' }, /^SESSION_KEYS is required when NODE_ENV=production: .*at least 32 characters.*openssl rand -base64 32/],
     [{ SESSION_MAX_COUNT: '-1' }, /^SESSION_MAX_COUNT="-1" is not valid: expected a whole number from 0/],
     [{ SESSION_MAX_COUNT: 'lots' }, /^SESSION_MAX_COUNT="lots" is not valid/],
     [{ UPLOAD_MAX_BYTES: '0' }, /^UPLOAD_MAX_BYTES="0" is not valid: expected a whole number from 1/],
+    [{ SESSION_MAX_BYTES: 'big' }, /^SESSION_MAX_BYTES="big" is not valid: expected a whole number from 1024 to 134217728$/],
+    [{ SESSION_MAX_BYTES: '-1' }, /^SESSION_MAX_BYTES="-1" is not valid: expected a whole number from 1024/],
+    [{ SESSION_MAX_BYTES: '0' }, /^SESSION_MAX_BYTES="0" is not valid: expected a whole number from 1024/],
+    [{ SESSION_MAX_BYTES: '1023' }, /^SESSION_MAX_BYTES="1023" is not valid/],
+    [{ SESSION_MAX_BYTES: '2MiB' }, /^SESSION_MAX_BYTES="2MiB" is not valid/],
+    [{ SESSION_MAX_BYTES: '134217729' }, /^SESSION_MAX_BYTES="134217729" is not valid: expected a whole number from 1024 to 134217728$/],
+    [{ SESSION_COOKIE_NAME: '__Host-sid' }, /^SESSION_COOKIE_NAME="__Host-sid" needs NODE_ENV=production: browsers refuse __Host- and __Secure- cookies without Secure/],
+    [{ SESSION_COOKIE_NAME: '__Secure-sid' }, /^SESSION_COOKIE_NAME="__Secure-sid" needs NODE_ENV=production/],
+    [{ SESSION_COOKIE_NAME: '__host-sid' }, /^SESSION_COOKIE_NAME="__host-sid" needs NODE_ENV=production/],
+    [{ SESSION_COOKIE_NAME: '__Host-sid', NODE_ENV: 'development', SESSION_KEYS: 'a-key-of-32-characters-012345678' }, /^SESSION_COOKIE_NAME="__Host-sid" needs NODE_ENV=production/],
+    [{ NODE_ENV: 'production', SESSION_KEYS: 'a-key-of-31-characters-01234567' }, /^SESSION_KEYS=\(hidden\) is not valid with NODE_ENV=production: every key needs at least 32 characters; make each with openssl rand -base64 32$/],
+    [
+      { NODE_ENV: 'production', SESSION_KEYS: 'a-key-of-32-characters-012345678,an-old-key-of-only-28-chars-' },
+      /^SESSION_KEYS=\(hidden\) is not valid with NODE_ENV=production: every key needs at least 32 characters/,
+    ],
     [{ PORT: '70000' }, /^PORT="70000" is not valid: expected a whole number from 0 to 65535$/],
     [{ TRUST_PROXY: 'yes' }, /^TRUST_PROXY="yes" is not valid: expected true or false$/],
     [{ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL="verbose" is not valid/],
@@ -138,8 +156,30 @@ describe('configuration', () => {
     });
   }
 
+  test('__Host- and __Secure- cookie names are accepted in production, where cookies are Secure', () => {
+    const keys = 'a-key-of-32-characters-012345678';
+    assert.equal(loadConfig({ NODE_ENV: 'production', SESSION_KEYS: keys, SESSION_COOKIE_NAME: '__Host-sid' }).cookieName, '__Host-sid');
+    assert.equal(loadConfig({ NODE_ENV: 'production', SESSION_KEYS: keys, SESSION_COOKIE_NAME: '__Secure-sid' }).cookieName, '__Secure-sid');
+    assert.throws(() => resolveConfig({ cookieName: '__Host-sid' }), { message: /^SESSION_COOKIE_NAME="__Host-sid" needs NODE_ENV=production/ });
+  });
+
+  test('keys of 16 to 31 characters are enough outside production only', () => {
+    const key = 'a-key-of-31-characters-01234567';
+    assert.deepEqual(loadConfig({ SESSION_KEYS: key }).keys, [key]);
+    assert.deepEqual(loadConfig({ SESSION_KEYS: 'sixteen-chars-ok' }).keys, ['sixteen-chars-ok']);
+    assert.throws(() => resolveConfig({ production: true, keys: [key] }), { message: /^SESSION_KEYS=\(hidden\) is not valid with NODE_ENV=production/ });
+    assert.deepEqual(resolveConfig({ production: true, keys: [`${key}8`] }).keys, [`${key}8`]);
+  });
+
+  test('a session may be as large as SESSION_MAX_BYTES allows, from 1 KiB to 128 MiB', () => {
+    assert.equal(loadConfig({ SESSION_MAX_BYTES: '1024' }).maxSessionBytes, 1024);
+    assert.equal(loadConfig({ SESSION_MAX_BYTES: '134217728' }).maxSessionBytes, 134_217_728);
+    assert.throws(() => resolveConfig({ maxSessionBytes: 0 }), { message: /^SESSION_MAX_BYTES \(option maxSessionBytes\)=0 is not valid: expected a whole number from 1024 to 134217728$/ });
+    assert.throws(() => resolveConfig({ maxSessionBytes: 2048.5 }), { message: /^SESSION_MAX_BYTES \(option maxSessionBytes\)=2048.5 is not valid/ });
+  });
+
   test('never shows a secret value in an error', () => {
-    for (const env of [{ ADMIN_PASSWORD: 'abc' }, { DATABASE_URL: 'mysql://user:hunter2@db/x' }, { SESSION_KEYS: 'hunter2' }]) {
+    for (const env of [{ ADMIN_PASSWORD: 'abc' }, { DATABASE_URL: 'mysql://user:hunter2@db/x' }, { SESSION_KEYS: 'hunter2' }, { NODE_ENV: 'production', SESSION_KEYS: 'hunter2-hunter2-hunter2' }]) {
       assert.throws(() => loadConfig(env), (err: Error) => !/hunter2|abc/.test(err.message));
     }
   });

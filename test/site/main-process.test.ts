@@ -176,6 +176,25 @@ describe('server/main.ts', () => {
     }
   });
 
+  test('production without TRUST_PROXY stops start-up with one line saying why: Secure cookies cannot go over its own plain HTTP', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'sessionkeeper-main-'));
+    const env = { ...BARE_ENV, PORT: '0', NODE_ENV: 'production', SESSION_KEYS: 'main-process-key-0123456789abcdef' };
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stderr = '';
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      const [code] = await within(once(child, 'exit'), START_TIMEOUT_MS, 'exit');
+      assert.equal(code, 1);
+      assert.equal(
+        stderr,
+        'NODE_ENV=production makes the cookies Secure, which this server cannot send over its own plain HTTP: serve it behind a TLS proxy and set TRUST_PROXY=true\n',
+      );
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
   test('an invalid setting stops start-up with one line naming it', async () => {
     const child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN], { cwd: tmpdir(), env: { ...BARE_ENV, SESSION_STORE: 'mongodb' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

@@ -41,6 +41,8 @@ describe('security headers and page hygiene', () => {
       assert.match(csp, /style-src 'self'/);
       assert.match(csp, /frame-ancestors 'none'/);
       assert.match(csp, /object-src 'none'/);
+      // No <base> element may be injected to redirect relative links and form posts.
+      assert.match(csp, /base-uri 'none'/);
       assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
       assert.equal(res.headers['x-content-type-options'], 'nosniff');
       assert.equal(res.headers['referrer-policy'], 'same-origin');

@@ -1,29 +1,31 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { linesOf } from '../../server/text-lines.ts';
+import { linesOf, textOf } from '../../server/text-lines.ts';
 import { PageError } from '../../server/page-error.ts';
 
 const utf8 = (text: string) => Buffer.from(text, 'utf8');
+/** What the site shows of an uploaded file: its text, decoded and checked, split into lines. */
+const linesOfFile = (bytes: Uint8Array) => linesOf(textOf(bytes));
 
 test('splits on LF and CRLF, keeping whitespace and blank lines', () => {
-  assert.deepEqual(linesOf(utf8('a\nb\r\nc')), ['a', 'b', 'c']);
-  assert.deepEqual(linesOf(utf8('  two spaces\n\ttab\t\n\n  \nend')), ['  two spaces', '\ttab\t', '', '  ', 'end']);
+  assert.deepEqual(linesOfFile(utf8('a\nb\r\nc')), ['a', 'b', 'c']);
+  assert.deepEqual(linesOfFile(utf8('  two spaces\n\ttab\t\n\n  \nend')), ['  two spaces', '\ttab\t', '', '  ', 'end']);
 });
 
 test('one final line break ends the last line; more make blank lines', () => {
-  assert.deepEqual(linesOf(utf8('a\n')), ['a']);
-  assert.deepEqual(linesOf(utf8('a\r\n')), ['a']);
-  assert.deepEqual(linesOf(utf8('a\n\n')), ['a', '']);
-  assert.deepEqual(linesOf(utf8('\n')), ['']);
+  assert.deepEqual(linesOfFile(utf8('a\n')), ['a']);
+  assert.deepEqual(linesOfFile(utf8('a\r\n')), ['a']);
+  assert.deepEqual(linesOfFile(utf8('a\n\n')), ['a', '']);
+  assert.deepEqual(linesOfFile(utf8('\n')), ['']);
 });
 
 test('a lone CR stays inside its line', () => {
-  assert.deepEqual(linesOf(utf8('a\rb\n')), ['a\rb']);
+  assert.deepEqual(linesOfFile(utf8('a\rb\n')), ['a\rb']);
 });
 
 test('a UTF-8 byte-order mark is not part of the first line; other text is kept as is', () => {
-  assert.deepEqual(linesOf(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), utf8('first\n')])), ['first']);
-  assert.deepEqual(linesOf(utf8('naïve café 😀 <b>&amp;</b>\n')), ['naïve café 😀 <b>&amp;</b>']);
+  assert.deepEqual(linesOfFile(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), utf8('first\n')])), ['first']);
+  assert.deepEqual(linesOfFile(utf8('naïve café 😀 <b>&amp;</b>\n')), ['naïve café 😀 <b>&amp;</b>']);
 });
 
 test('bytes that are not UTF-8 are refused with 415', () => {
@@ -36,12 +38,12 @@ test('bytes that are not UTF-8 are refused with 415', () => {
     [...Buffer.from('caf'), 0xe9], // Latin-1 é
   ];
   for (const bytes of invalid) {
-    assert.throws(() => linesOf(Buffer.from(bytes)), (err: unknown) => err instanceof PageError && err.status === 415 && /not valid UTF-8/.test(err.message), `bytes ${bytes}`);
+    assert.throws(() => textOf(Buffer.from(bytes)), (err: unknown) => err instanceof PageError && err.status === 415 && /not valid UTF-8/.test(err.message), `bytes ${bytes}`);
   }
 });
 
 test('a NUL byte anywhere is refused with 415', () => {
   for (const text of ['\0', 'a\0b', 'line\n\0\n']) {
-    assert.throws(() => linesOf(utf8(text)), (err: unknown) => err instanceof PageError && err.status === 415 && /NUL/.test(err.message));
+    assert.throws(() => textOf(utf8(text)), (err: unknown) => err instanceof PageError && err.status === 415 && /NUL/.test(err.message));
   }
 });

@@ -41,11 +41,11 @@ for (const kind of STORE_KINDS) {
       assert.equal(await site.sessions.store.count(Date.now()), 0);
     });
 
-    test('POST / stores the lines in the session, 303 to /action, which shows them', async () => {
+    test('POST / stores the text in the session, 303 to /action, which shows its lines', async () => {
       const cookie = await upload('first line\nsecond line\n', undefined, 'notes.txt');
       assert.deepEqual(await linesShown(cookie), ['first line', 'second line']);
       const stored = await site.storedSession(cookie);
-      assert.deepEqual((stored?.data.upload as { lines: string[] } | undefined)?.lines, ['first line', 'second line']);
+      assert.equal((stored?.data.upload as { text: string } | undefined)?.text, 'first line\nsecond line\n');
       assert.deepEqual(site.events.map((e) => e.event), ['session.created']);
 
       const home = await request(site.app.callback()).get('/').set('Cookie', cookie).expect(200);
