@@ -1,31 +1,31 @@
 /**
- * The operator's sign-in on the HTML dashboard: its own cookie, never the
- * visitors' session store, so it never shows up in the session list or counts.
+ * The operator's sign-in on the HTML dashboard, kept server-side in the
+ * configured store, in a namespace of its own (never among the visitors'
+ * sessions, so it never shows up in their list or counts).
  *
- * Design: a stateless token in a cookie signed with the app's keys
- * (`ctx.cookies`, `signed: true`), carrying the user, the issue time, an idle
- * expiry that slides on use, a random CSRF secret and a random token id. It
- * needs no server-side table, so it keeps working across restarts and across
- * several processes that share SESSION_KEYS, and it cannot be forged without
- * those keys. Its weak point, logout, is covered by an in-process revocation
- * set of token ids, each kept only as long as the token could still be used
- * (another process does not see it; the idle expiry bounds that gap). A tag
- * derived from the keys and the credentials ends every token when
- * ADMIN_USER or ADMIN_PASSWORD changes.
+ * The cookie (`sk_admin`, signed with the app's keys) carries only a random
+ * token; the store keys the sign-in by the token's SHA-256 digest, as it keys
+ * visitor sessions, so a dump of the store gives no usable cookie. Signing out
+ * removes the record, so a copy of the cookie is dead in every process and
+ * after a restart; the store's idle and absolute expiry end a sign-in that is
+ * not used. The record holds a tag derived from the keys and the credentials:
+ * a changed ADMIN_USER or ADMIN_PASSWORD ends every sign-in.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Context } from 'koa';
+import { isWellFormedSessionId, newSessionId, publicIdOf } from '../middleware/ids.ts';
+import type { Lifetime, SessionStore } from '../middleware/store.ts';
 import { secretsEqual } from './credentials.ts';
 
-/** One signed-in operator, as read from the cookie. */
+/** One signed-in operator. */
 export interface AdminSession {
-  /** Random token id: what logout revokes. */
+  /** The store's id of the sign-in (a digest of the cookie's token): what signing out removes. */
   id: string;
   /** The user name that signed in. */
   user: string;
   /** When the operator signed in: the absolute limit counts from here. */
   issuedAtMs: number;
-  /** Idle expiry; each use moves it forward, up to the absolute limit. */
+  /** Idle expiry; each page moves it forward, up to the absolute limit. */
   expiresAtMs: number;
   /** Synchronizer token every state-changing form and cookie-authenticated API call must carry. */
   csrfToken: string;
@@ -41,19 +41,19 @@ export interface AdminSessionOptions {
   keys: string[];
   /** `Secure` cookies (production). */
   secure: boolean;
+  /** Where sign-ins are kept: a namespace of the configured store. */
+  store: SessionStore;
   /** How long an unused admin session lives (default 20 minutes). */
   idleTtlMs?: number;
   /** How long an admin session lives at most, however it is used (default 8 hours). */
   absoluteTtlMs?: number;
 }
 
-/** What the cookie carries, with short names to keep it small. */
-interface TokenPayload {
-  id: string;
-  u: string;
-  iat: number;
-  exp: number;
+/** What the store keeps of a sign-in, beside its times. */
+interface StoredSignIn {
+  user: string;
   csrf: string;
+  /** The credentials tag it was issued under. */
   cred: string;
 }
 
@@ -63,15 +63,8 @@ export const ADMIN_COOKIE = 'sk_admin';
 export const ADMIN_COOKIE_PATH = '/admin';
 const DEFAULT_IDLE_TTL_MS = 20 * 60_000;
 const DEFAULT_ABSOLUTE_TTL_MS = 8 * 60 * 60_000;
-/** Logouts remembered at once; each is forgotten when its token would have expired anyway. */
-const MAX_REVOKED = 10_000;
-const RANDOM_PATTERN = /^[A-Za-z0-9_-]{22,64}$/;
 
-function randomToken(): string {
-  return randomBytes(32).toString('base64url');
-}
-
-/** Issues, reads, refreshes and ends admin sessions. */
+/** Issues, reads, rolls and ends admin sessions. */
 export class AdminSessions {
   /** How long an unused admin session lives. */
   readonly idleTtlMs: number;
@@ -79,64 +72,66 @@ export class AdminSessions {
   readonly absoluteTtlMs: number;
   readonly #user: string;
   readonly #secure: boolean;
-  /** One credentials tag per key: the newest signs, all verify, as with the cookie signature. */
+  readonly #store: SessionStore;
+  readonly #lifetime: Lifetime;
+  /** One credentials tag per key: the newest is issued, all are accepted, as with the cookie signature. */
   readonly #credentialTags: string[];
-  readonly #revoked = new Map<string, number>();
+  readonly #signOutListeners: ((signInId: string) => void)[] = [];
 
   constructor(options: AdminSessionOptions) {
     this.#user = options.user;
     this.#secure = options.secure;
+    this.#store = options.store;
     this.idleTtlMs = options.idleTtlMs ?? DEFAULT_IDLE_TTL_MS;
     this.absoluteTtlMs = options.absoluteTtlMs ?? DEFAULT_ABSOLUTE_TTL_MS;
+    this.#lifetime = { idleTtlMs: this.idleTtlMs, absoluteTtlMs: this.absoluteTtlMs };
     this.#credentialTags = options.keys.map((key) =>
       createHmac('sha256', key).update(`sessionkeeper admin\0${options.user}\0${options.password}`).digest('base64url').slice(0, 22),
     );
   }
 
-  /** Signs the operator in: a fresh token id and CSRF secret. */
-  start(ctx: Context, nowMs = Date.now()): AdminSession {
-    const session: AdminSession = {
-      id: randomToken(),
-      user: this.#user,
-      issuedAtMs: nowMs,
-      expiresAtMs: nowMs + this.idleTtlMs,
-      csrfToken: randomToken(),
-    };
-    this.#write(ctx, session, nowMs);
-    return session;
-  }
-
-  /** The request's admin session, or undefined when there is none, it was tampered with, expired or was revoked. */
-  read(ctx: Context, nowMs = Date.now()): AdminSession | undefined {
-    const value = ctx.cookies.get(ADMIN_COOKIE, { signed: true });
-    const payload = value === undefined ? undefined : parsePayload(value);
-    if (!payload || payload.exp <= nowMs || this.isRevoked(payload.id)) return undefined;
-    if (payload.u !== this.#user || !this.#credentialTags.some((tag) => secretsEqual(payload.cred, tag))) return undefined;
-    return { id: payload.id, user: payload.u, issuedAtMs: payload.iat, expiresAtMs: payload.exp, csrfToken: payload.csrf };
+  /** Signs the operator in: a new token in the cookie, its sign-in (with a fresh CSRF token) in the store. */
+  async start(ctx: Context, nowMs = Date.now()): Promise<AdminSession> {
+    const token = newSessionId();
+    const signIn: StoredSignIn = { user: this.#user, csrf: newSessionId(), cred: this.#credentialTags[0]! };
+    const expiresAtMs = nowMs + this.idleTtlMs;
+    const id = publicIdOf(token);
+    await this.#store.create(id, { data: { ...signIn }, createdAt: nowMs, lastSeenAt: nowMs, expiresAt: expiresAtMs });
+    this.#setCookie(ctx, token, expiresAtMs - nowMs);
+    return { id, user: signIn.user, issuedAtMs: nowMs, expiresAtMs, csrfToken: signIn.csrf };
   }
 
   /**
-   * True when logout revoked this token id in this process. A revoked id is
-   * remembered until every copy of its token has expired anyway.
+   * The request's admin session, or undefined when there is none, its cookie was tampered with, or it was
+   * signed out, expired or issued under other credentials. With `roll` (the HTML pages), the same store
+   * call moves its idle expiry forward and the cookie is sent again.
    */
-  isRevoked(id: string): boolean {
-    return this.#revoked.has(id);
+  async read(ctx: Context, { roll = false, nowMs = Date.now() }: { roll?: boolean; nowMs?: number } = {}): Promise<AdminSession | undefined> {
+    const token = ctx.cookies.get(ADMIN_COOKIE, { signed: true });
+    if (!isWellFormedSessionId(token)) return undefined;
+    const id = publicIdOf(token);
+    const record = await this.#store.get(id, nowMs, roll ? this.#lifetime : undefined);
+    const signIn = record && signInOf(record.data);
+    if (!record || !signIn || signIn.user !== this.#user || !this.#credentialTags.some((tag) => secretsEqual(signIn.cred, tag))) return undefined;
+    if (roll) this.#setCookie(ctx, token, record.expiresAt - nowMs);
+    return { id, user: signIn.user, issuedAtMs: record.createdAt, expiresAtMs: record.expiresAt, csrfToken: signIn.csrf };
   }
 
-  /** Slides the idle expiry forward (never past the absolute limit) and re-issues the cookie. */
-  refresh(ctx: Context, session: AdminSession, nowMs = Date.now()): AdminSession {
-    const refreshed = { ...session, expiresAtMs: Math.min(nowMs + this.idleTtlMs, session.issuedAtMs + this.absoluteTtlMs) };
-    this.#write(ctx, refreshed, nowMs);
-    return refreshed;
+  /** When the sign-in `id` expires, or undefined once it was signed out or has expired (for the live event streams). */
+  async expiryOf(id: string, nowMs = Date.now()): Promise<number | undefined> {
+    return (await this.#store.get(id, nowMs))?.expiresAt;
   }
 
-  /** Signs the operator out: the token is revoked in this process and the cookie cleared. */
-  end(ctx: Context, session: AdminSession, nowMs = Date.now()): void {
-    for (const [id, untilMs] of this.#revoked) if (untilMs <= nowMs) this.#revoked.delete(id);
-    // Every copy of this token expires by now + idle TTL at the latest: it was refreshed no later than now.
-    this.#revoked.set(session.id, nowMs + this.idleTtlMs);
-    while (this.#revoked.size > MAX_REVOKED) this.#revoked.delete(this.#revoked.keys().next().value!);
+  /** Signs the operator out: the sign-in is removed from the store (every copy of the cookie is dead) and the cookie cleared. */
+  async end(ctx: Context, session: AdminSession): Promise<void> {
+    await this.#store.destroy(session.id);
     this.clear(ctx);
+    for (const listener of this.#signOutListeners) listener(session.id);
+  }
+
+  /** Calls `listener` with the id of each sign-in this process signs out (the live streams end theirs at once). */
+  onSignOut(listener: (signInId: string) => void): void {
+    this.#signOutListeners.push(listener);
   }
 
   /** Removes the cookie (and its signature) from the browser. */
@@ -144,17 +139,8 @@ export class AdminSessions {
     ctx.cookies.set(ADMIN_COOKIE, null, this.#cookieOptions());
   }
 
-  #write(ctx: Context, session: AdminSession, nowMs: number): void {
-    const payload: TokenPayload = {
-      id: session.id,
-      u: session.user,
-      iat: session.issuedAtMs,
-      exp: session.expiresAtMs,
-      csrf: session.csrfToken,
-      cred: this.#credentialTags[0]!,
-    };
-    const value = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
-    ctx.cookies.set(ADMIN_COOKIE, value, { ...this.#cookieOptions(), maxAge: session.expiresAtMs - nowMs });
+  #setCookie(ctx: Context, token: string, maxAgeMs: number): void {
+    ctx.cookies.set(ADMIN_COOKIE, token, { ...this.#cookieOptions(), maxAge: maxAgeMs });
   }
 
   #cookieOptions() {
@@ -162,19 +148,8 @@ export class AdminSessions {
   }
 }
 
-/** Parses a cookie value strictly; anything that is not a token we wrote is no session. */
-function parsePayload(value: string): TokenPayload | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { id, u, iat, exp, csrf, cred } = parsed as Record<string, unknown>;
-  if (typeof id !== 'string' || !RANDOM_PATTERN.test(id)) return undefined;
-  if (typeof csrf !== 'string' || !RANDOM_PATTERN.test(csrf)) return undefined;
-  if (typeof u !== 'string' || typeof cred !== 'string') return undefined;
-  if (!Number.isSafeInteger(iat) || !Number.isSafeInteger(exp)) return undefined;
-  return { id, u, iat: iat as number, exp: exp as number, csrf, cred };
+/** A stored sign-in, checked field by field; anything else (a counter, a foreign record) is none. */
+function signInOf(data: Record<string, unknown>): StoredSignIn | undefined {
+  const { user, csrf, cred } = data;
+  return typeof user === 'string' && typeof csrf === 'string' && typeof cred === 'string' ? { user, csrf, cred } : undefined;
 }

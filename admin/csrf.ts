@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
+import type { SecurityRefusal } from '../middleware/security-log.ts';
 import { ADMIN_COOKIE_PATH } from './admin-session.ts';
 import { secretsEqual } from './credentials.ts';
 
@@ -17,10 +18,11 @@ const LOGIN_COOKIE = 'sk_admin_login';
 const LOGIN_TOKEN_TTL_MS = 30 * 60_000;
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
-/** Throws 403 unless `given` equals the expected token (compared in constant time). */
+/** Throws 403 unless `given` equals the expected token (compared in constant time); the refusal is a security event. */
 export function assertCsrfToken(ctx: Context, given: unknown, expected: string): void {
   if (typeof given !== 'string' || !secretsEqual(given, expected)) {
-    ctx.throw(403, 'The form was missing its security token or it did not match your sign-in, so nothing was changed. Reload the page and try again.');
+    const refusal: SecurityRefusal = { securityEvent: 'request.csrf_refused', securityFacts: { reason: given === undefined ? 'no token' : 'wrong token' } };
+    ctx.throw(403, 'The form was missing its security token or it did not match your sign-in, so nothing was changed. Reload the page and try again.', refusal);
   }
 }
 
@@ -41,7 +43,10 @@ export class LoginTokens {
   /** Throws 403 unless the form's token matches the browser's login cookie. */
   assertValid(ctx: Context, given: unknown): void {
     const expected = this.#read(ctx);
-    if (!expected) ctx.throw(403, 'The sign-in form has expired. Reload the page and sign in again.');
+    if (!expected) {
+      const refusal: SecurityRefusal = { securityEvent: 'request.csrf_refused', securityFacts: { reason: 'no login token cookie' } };
+      ctx.throw(403, 'The sign-in form has expired. Reload the page and sign in again.', refusal);
+    }
     assertCsrfToken(ctx, given, expected);
   }
 

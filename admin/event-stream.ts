@@ -6,12 +6,15 @@
  * so open dashboards never pile up listeners on the library's emitter.
  *
  * A stream is authenticated once, when it opens, yet sends session ids for as
- * long as it lives; so before every message it checks that its sign-in still
- * holds. A stream opened with the admin session cookie ends once that session
- * is signed out (logout) or past its idle expiry; one opened with HTTP Basic
- * ends after a fixed lifetime, and the browser's EventSource reconnects with
- * its credentials, which are checked again. A client that stops reading is
- * cut off rather than buffered for without end.
+ * long as it lives; so it keeps checking that its sign-in still holds. A
+ * stream opened with the admin session cookie ends at once when that sign-in
+ * is signed out in this process, and at the next heartbeat when the store no
+ * longer holds it (signed out in another process, expired) or when it is past
+ * its idle expiry, which each heartbeat reads again from the store (other
+ * pages of the same sign-in move it forward). One opened with HTTP Basic ends
+ * after a fixed lifetime, and the browser's EventSource reconnects with its
+ * credentials, which are checked again. A client that stops reading is cut off
+ * rather than buffered for without end.
  */
 import type { ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
@@ -52,8 +55,8 @@ export interface EventStreamOptions {
 interface Client {
   stream: PassThrough;
   response: ServerResponse;
-  /** Token id of the admin session the stream was opened with; undefined for HTTP Basic. */
-  adminTokenId: string | undefined;
+  /** Store id of the admin sign-in the stream was opened with; undefined for HTTP Basic. */
+  signInId: string | undefined;
   /** When the stream ends at the latest: its admin session's idle expiry, or the end of the Basic lifetime. */
   endsAtMs: number;
   heartbeat: NodeJS.Timeout;
@@ -78,9 +81,12 @@ export class EventStreams {
 
   /**
    * @param events the lifecycle events to send.
-   * @param adminSessions the dashboard's sign-ins: which tokens logout revoked, and the idle time.
+   * @param adminSessions the dashboard's sign-ins: which still hold, until when, and the idle time.
    */
   constructor(private readonly events: SessionEvents, private readonly adminSessions: AdminSessions, options: EventStreamOptions = {}) {
+    adminSessions.onSignOut((signInId) => {
+      for (const client of this.#clients) if (client.signInId === signInId) this.#end(client);
+    });
     this.#shutdownSignal = options.shutdownSignal;
     this.#heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.#basicLifetimeMs = options.basicLifetimeMs ?? adminSessions.idleTtlMs;
@@ -102,9 +108,9 @@ export class EventStreams {
     const client: Client = {
       stream: new PassThrough(),
       response: ctx.res,
-      adminTokenId: adminSession?.id,
+      signInId: adminSession?.id,
       endsAtMs: adminSession ? adminSession.expiresAtMs : Date.now() + this.#basicLifetimeMs,
-      heartbeat: setInterval(() => this.#send(client, HEARTBEAT), this.#heartbeatMs),
+      heartbeat: setInterval(() => void this.#heartbeat(client), this.#heartbeatMs),
     };
     client.heartbeat.unref();
     this.#add(client);
@@ -125,6 +131,18 @@ export class EventStreams {
     for (const client of this.#clients) this.#send(client, message);
   };
 
+  /**
+   * Reads the sign-in's expiry again from the store, then sends the keep-alive comment (or ends the stream).
+   * A store that does not answer leaves the last known expiry in force.
+   */
+  async #heartbeat(client: Client): Promise<void> {
+    if (client.signInId !== undefined) {
+      const expiresAtMs = await this.adminSessions.expiryOf(client.signInId).catch(() => client.endsAtMs);
+      client.endsAtMs = expiresAtMs ?? 0;
+    }
+    if (this.#clients.has(client)) this.#send(client, HEARTBEAT);
+  }
+
   /** Writes to one client whose sign-in still holds; ends it otherwise, and cuts it off when it lags too far. */
   #send(client: Client, message: string): void {
     if (!this.#stillSignedIn(client)) {
@@ -139,8 +157,7 @@ export class EventStreams {
   }
 
   #stillSignedIn(client: Client): boolean {
-    if (Date.now() >= client.endsAtMs) return false;
-    return client.adminTokenId === undefined || !this.adminSessions.isRevoked(client.adminTokenId);
+    return Date.now() < client.endsAtMs;
   }
 
   /** Ends a stream cleanly: what was sent still reaches the client. */

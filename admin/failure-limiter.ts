@@ -1,77 +1,88 @@
-/** Limits on failed sign-ins per client address. */
-export interface FailureLimiterOptions {
-  /** Failures within `windowMs` that lock an address. */
+/**
+ * Counts failed credential checks in the configured store, so every process
+ * and a restart see them: per client address (a guesser), and per account (a
+ * guesser spread over many addresses). Each count is its own record with its
+ * own expiry, so failures from other addresses never make the store forget
+ * or unlock an address.
+ */
+import { createHash } from 'node:crypto';
+import type { CounterRule, SessionStore } from '../middleware/store.ts';
+
+/** The limits of one kind of counter. */
+export interface FailureLimits {
+  /** Failures within the window that lock. */
   maxFailures: number;
-  /** How far back failures count. */
+  /** How far back failures count, from the first one. */
   windowMs: number;
-  /** How long a locked address is refused, whatever it sends. */
+  /** How long a lock lasts from the failure that caused it, whatever is sent meanwhile. */
   lockMs: number;
-  /** Most addresses remembered at once: bounds memory under a spray from many addresses. */
-  maxEntries: number;
 }
 
-/** 5 failures in 5 minutes lock an address for 15 minutes. */
-export const DEFAULT_FAILURE_LIMITS: FailureLimiterOptions = {
-  maxFailures: 5,
-  windowMs: 5 * 60_000,
-  lockMs: 15 * 60_000,
-  maxEntries: 10_000,
-};
-
-interface Entry {
-  /** Times of the failures still inside the window, oldest first. */
-  failuresAtMs: number[];
-  lockedUntilMs: number;
+/** The limits per address and per account. */
+export interface FailureLimiterOptions {
+  perAddress: FailureLimits;
+  perAccount: FailureLimits;
 }
 
 /**
- * Counts failed credential checks per client address and locks an address
- * that fails too often. In-process memory, bounded: entries expire with their
- * window or lock, and beyond `maxEntries` the least recently failing address
- * is forgotten first: eviction only ever forgets failures, it never locks
- * anyone out.
+ * 5 failures within 5 minutes lock an address for 15 minutes; 100 failures
+ * within an hour, from anywhere, lock the account for an hour: at most about
+ * a hundred guesses an hour, however many addresses an attacker has.
  */
+export const DEFAULT_FAILURE_LIMITS: FailureLimiterOptions = {
+  perAddress: { maxFailures: 5, windowMs: 5 * 60_000, lockMs: 15 * 60_000 },
+  perAccount: { maxFailures: 100, windowMs: 60 * 60_000, lockMs: 60 * 60_000 },
+};
+
+/** Which lock refuses a request, and for how long more. */
+export interface Lock {
+  scope: 'address' | 'account';
+  retryAfterMs: number;
+}
+
+/** Failed sign-ins per address and per account, and the locks they cause. */
 export class FailureLimiter {
-  readonly #entries = new Map<string, Entry>();
+  readonly #addressRule: CounterRule;
+  readonly #accountRule: CounterRule;
 
-  /** @param options the limits; 5 failures in 5 minutes lock an address for 15 minutes unless given. */
-  constructor(private readonly options: FailureLimiterOptions = DEFAULT_FAILURE_LIMITS) {}
-
-  /** Milliseconds until the address may try again; 0 when it is not locked. */
-  retryAfterMs(address: string, nowMs = Date.now()): number {
-    const entry = this.#entries.get(address);
-    return entry && entry.lockedUntilMs > nowMs ? entry.lockedUntilMs - nowMs : 0;
+  /**
+   * @param store where the counts live: a namespace of the configured store.
+   * @param options the limits; DEFAULT_FAILURE_LIMITS unless given.
+   */
+  constructor(private readonly store: SessionStore, private readonly options: FailureLimiterOptions = DEFAULT_FAILURE_LIMITS) {
+    this.#addressRule = ruleOf(options.perAddress);
+    this.#accountRule = ruleOf(options.perAccount);
   }
 
-  /** Records one failure; returns the lock it caused (ms), or 0. */
-  recordFailure(address: string, nowMs = Date.now()): number {
-    const entry = this.#entries.get(address) ?? { failuresAtMs: [], lockedUntilMs: 0 };
-    entry.failuresAtMs = entry.failuresAtMs.filter((at) => at > nowMs - this.options.windowMs);
-    entry.failuresAtMs.push(nowMs);
-    if (entry.failuresAtMs.length >= this.options.maxFailures) {
-      entry.lockedUntilMs = nowMs + this.options.lockMs;
-      entry.failuresAtMs = [];
-    }
-    // Re-inserting keeps the map ordered by latest failure, so the oldest is first to go.
-    this.#entries.delete(address);
-    this.#entries.set(address, entry);
-    if (this.#entries.size > this.options.maxEntries) this.#prune(nowMs);
-    return this.retryAfterMs(address, nowMs);
+  /** The lock that refuses `address` signing in to `account` now, if any (the longer one when both do). */
+  async lockOf(address: string, account: string, nowMs = Date.now()): Promise<Lock | undefined> {
+    const [byAddress, byAccount] = await Promise.all([
+      this.store.get(counterId('address', address), nowMs),
+      this.store.get(counterId('account', account), nowMs),
+    ]);
+    const locks: Lock[] = [];
+    if (byAddress && Number(byAddress.data.count) >= this.options.perAddress.maxFailures) locks.push({ scope: 'address', retryAfterMs: byAddress.expiresAt - nowMs });
+    if (byAccount && Number(byAccount.data.count) >= this.options.perAccount.maxFailures) locks.push({ scope: 'account', retryAfterMs: byAccount.expiresAt - nowMs });
+    return locks.sort((a, b) => b.retryAfterMs - a.retryAfterMs)[0];
   }
 
-  /** How many addresses are remembered. */
-  get size(): number {
-    return this.#entries.size;
+  /** Records one failure of `address` on `account`; returns the lock it caused, if any. */
+  async recordFailure(address: string, account: string, nowMs = Date.now()): Promise<Lock | undefined> {
+    const [byAddress, byAccount] = await Promise.all([
+      this.store.increment(counterId('address', address), nowMs, this.#addressRule),
+      this.store.increment(counterId('account', account), nowMs, this.#accountRule),
+    ]);
+    if (byAccount.count >= this.options.perAccount.maxFailures) return { scope: 'account', retryAfterMs: byAccount.expiresAt - nowMs };
+    if (byAddress.count >= this.options.perAddress.maxFailures) return { scope: 'address', retryAfterMs: byAddress.expiresAt - nowMs };
+    return undefined;
   }
+}
 
-  #prune(nowMs: number): void {
-    for (const [address, entry] of this.#entries) {
-      const lastFailureMs = entry.failuresAtMs.at(-1) ?? 0;
-      if (entry.lockedUntilMs <= nowMs && lastFailureMs <= nowMs - this.options.windowMs) this.#entries.delete(address);
-    }
-    for (const address of this.#entries.keys()) {
-      if (this.#entries.size <= this.options.maxEntries) break;
-      this.#entries.delete(address);
-    }
-  }
+function ruleOf(limits: FailureLimits): CounterRule {
+  return { windowMs: limits.windowMs, limit: limits.maxFailures, holdMs: limits.lockMs };
+}
+
+/** The store id of a counter: a digest, so neither an address nor a user name is kept or used as a key as it is. */
+function counterId(scope: 'address' | 'account', value: string): string {
+  return createHash('sha256').update(`sessionkeeper failures\0${scope}\0${value}`, 'utf8').digest('base64url');
 }

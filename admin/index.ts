@@ -21,6 +21,9 @@ import { FailureLimiter } from './failure-limiter.ts';
 import { addLoginRoutes } from './login-routes.ts';
 import { createDashboardRenderer } from './render.ts';
 
+/** The store namespace of the dashboard's sign-ins and failure counts. */
+const ADMIN_NAMESPACE = 'admin';
+
 /** True for `/admin` and everything under `/admin/`. */
 function isAdminPath(path: string): boolean {
   return path === '/admin' || path.startsWith('/admin/');
@@ -52,14 +55,18 @@ export function createAdmin(sessions: Sessionkeeper, options: AdminOptions = {})
     // Dashboard answers show who is signed in and what sessions exist: never cache them.
     ctx.set('Cache-Control', 'no-store');
     // One store-time budget for the whole page (stats, list, next expiry): a 503 within 5 s.
-    await withStoreBudget(() => answerErrors(ctx, sessions.logger, render, () => handle(ctx)));
+    await withStoreBudget(() => answerErrors(ctx, sessions.logger, sessions.securityLog, render, () => handle(ctx)));
   };
 }
 
 function createDashboard(sessions: Sessionkeeper, password: string, render: Render, options: AdminOptions): (ctx: Context) => Promise<void> {
   const { config } = sessions;
-  const adminSessions = new AdminSessions({ user: config.adminUser, password, keys: config.keys, secure: config.production });
-  const auth = new AdminAuth({ user: config.adminUser, password }, adminSessions, new FailureLimiter());
+  // Sign-ins and failure counts live in the configured store, in a namespace of their own: every process
+  // and a restart see the same sign-outs and lockouts.
+  const adminStore = sessions.namespace(ADMIN_NAMESPACE);
+  void adminStore.init().catch(() => undefined); // logged by the guard; the store retries on use
+  const adminSessions = new AdminSessions({ user: config.adminUser, password, keys: config.keys, secure: config.production, store: adminStore });
+  const auth = new AdminAuth({ user: config.adminUser, password }, adminSessions, new FailureLimiter(adminStore), sessions.securityLog);
   const router = new Router();
   addApiRoutes(router, sessions, auth);
   addLoginRoutes(router, auth, new LoginTokens(config.production), render);

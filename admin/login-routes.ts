@@ -13,28 +13,28 @@ export function addLoginRoutes(router: Router, auth: AdminAuth, loginTokens: Log
     render(ctx, 'login', { title: 'Sign in', loginToken: loginTokens.issue(ctx), csrfField: CSRF_FIELD, user: '', ...locals }, status);
 
   router.get('/admin/login', async (ctx) => {
-    if (auth.sessions.read(ctx)) return seeOther(ctx, '/admin');
+    if (await auth.sessions.read(ctx)) return seeOther(ctx, '/admin');
     await showLogin(ctx, ctx.query.signedOut === '1' ? { notice: 'You are signed out.' } : {});
   });
 
   router.post('/admin/login', parseForm, async (ctx) => {
     assertSameOrigin(ctx);
-    auth.assertNotLocked(ctx);
+    await auth.assertNotLocked(ctx);
     loginTokens.assertValid(ctx, formField(ctx, CSRF_FIELD));
     const user = formField(ctx, 'user') ?? '';
-    if (!auth.verify(ctx, { user, password: formField(ctx, 'password') ?? '' })) {
+    if (!(await auth.verify(ctx, { user, password: formField(ctx, 'password') ?? '' }))) {
       return showLogin(ctx, { error: 'Wrong user name or password.', user }, 401);
     }
     loginTokens.clear(ctx);
-    auth.sessions.start(ctx);
+    await auth.signIn(ctx);
     seeOther(ctx, '/admin');
   });
 
-  router.post('/admin/logout', auth.requirePage, parseForm, (ctx) => {
+  router.post('/admin/logout', auth.requirePage, parseForm, async (ctx) => {
     const session = adminSessionOf(ctx)!;
     assertSameOrigin(ctx);
     assertCsrfToken(ctx, formField(ctx, CSRF_FIELD), session.csrfToken);
-    auth.sessions.end(ctx, session);
+    await auth.signOut(ctx, session);
     seeOther(ctx, '/admin/login?signedOut=1');
   });
 }

@@ -33,16 +33,29 @@ const READ_OPERATIONS = new Set(['get', 'list', 'count', 'ping']);
  * store stops answering and once when it answers again, not on every request.
  * Reads and writes recover apart: a store that reads but refuses writes is
  * still failing, so a request that reads and then writes does not log twice.
+ * A namespace of the store shares its state: one backend, one outage, one line.
  */
 export class GuardedStore implements SessionStore {
   readonly kind: StoreKind;
   readonly location: string;
-  /** The kinds of call ('read', 'write') whose last attempt failed. */
-  readonly #failing = new Set<'read' | 'write'>();
+  /** The kinds of call ('read', 'write') whose last attempt failed, shared with the store's namespaces. */
+  readonly #failing: Set<'read' | 'write'>;
 
-  constructor(readonly inner: SessionStore, private readonly logger: Logger, private readonly timeoutMs = DEFAULT_STORE_TIMEOUT_MS) {
+  /**
+   * @param inner the store to guard.
+   * @param logger where outages and recoveries are logged.
+   * @param timeoutMs the bound on one call.
+   * @param failing what a parent guard shares with its namespaces (omit it).
+   */
+  constructor(
+    readonly inner: SessionStore,
+    private readonly logger: Logger,
+    private readonly timeoutMs = DEFAULT_STORE_TIMEOUT_MS,
+    failing = new Set<'read' | 'write'>(),
+  ) {
     this.kind = inner.kind;
     this.location = inner.location;
+    this.#failing = failing;
   }
 
   /** True while the last read or the last write failed. */
@@ -78,9 +91,9 @@ export class GuardedStore implements SessionStore {
   increment(id: string, now: number, rule: CounterRule): Promise<CounterState> {
     return this.#run('increment', () => this.inner.increment(id, now, rule));
   }
-  /** The namespace, guarded alike: bounded calls, 503 on failure, its outages logged with the namespace's name. */
+  /** The namespace, guarded alike (bounded calls, 503 on failure), sharing this guard's outage state and log lines. */
   withNamespace(name: string): GuardedStore {
-    return new GuardedStore(this.inner.withNamespace(name), this.logger.child({ namespace: name }), this.timeoutMs);
+    return new GuardedStore(this.inner.withNamespace(name), this.logger, this.timeoutMs, this.#failing);
   }
   ping(): Promise<void> { return this.#run('ping', () => this.inner.ping()); }
   /** Closing is not bounded by the guard: it must finish to release sockets. */

@@ -7,6 +7,8 @@ import { GuardedStore, DEFAULT_STORE_TIMEOUT_MS, withStoreBudget } from './guard
 import { newSessionId } from './ids.ts';
 import { KoaStoreAdapter } from './koa-store-adapter.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { SecurityLog } from './security-log.ts';
+import { sessionCookie } from './session-cookie.ts';
 import type { SessionStore } from './store.ts';
 import { Sweeper } from './sweeper.ts';
 
@@ -31,6 +33,14 @@ export interface Sessionkeeper {
   events: SessionEvents;
   sweeper: Sweeper;
   logger: Logger;
+  /** Security events (refused cookies and requests, admin sign-ins) as rate-limited `warn` lines. */
+  securityLog: SecurityLog;
+  /**
+   * A store on the same backend and connection for records that are not visitor sessions (the dashboard's
+   * sign-ins and failure counters), kept apart under `name`, guarded like `store` and swept with it.
+   * Never listed or counted as sessions; the same name gives the same store.
+   */
+  namespace(name: string): GuardedStore;
   /** Stops the sweeper and closes the store (only what sessionkeeper opened). */
   close(): Promise<void>;
 }
@@ -59,6 +69,7 @@ export async function createSessionkeeper(
   // Lifecycle lines hold only fields sessionkeeper sets (event, public ids, store, time): nothing to redact,
   // and skipping the redaction pass halves the cost of the line every new session logs.
   const events = new SessionEvents(logger.child({}, { redact: [] }), store.kind);
+  const securityLog = new SecurityLog(logger);
   await store.init().catch(() => undefined); // logged by the guard; the store retries on use
 
   app.keys = config.keys;
@@ -77,7 +88,8 @@ export async function createSessionkeeper(
       sameSite: 'lax',
       secure: config.production,
       genid: newSessionId,
-      store: new KoaStoreAdapter(store, events, config),
+      externalKey: sessionCookie(config, securityLog),
+      store: new KoaStoreAdapter(store, events, config, config.maxSessionBytes),
     },
     app,
   ) as Koa.Middleware;
@@ -86,6 +98,7 @@ export async function createSessionkeeper(
 
   const sweeper = new Sweeper(store, events, logger, config);
   sweeper.start();
+  const namespaces = new Map<string, GuardedStore>();
   return {
     middleware,
     config,
@@ -93,6 +106,16 @@ export async function createSessionkeeper(
     events,
     sweeper,
     logger,
+    securityLog,
+    namespace(name) {
+      let namespaced = namespaces.get(name);
+      if (!namespaced) {
+        namespaced = store.withNamespace(name);
+        namespaces.set(name, namespaced);
+        sweeper.alsoPurge(namespaced);
+      }
+      return namespaced;
+    },
     async close() {
       await sweeper.stop();
       await store.close();

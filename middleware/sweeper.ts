@@ -29,6 +29,8 @@ export class Sweeper {
   readonly #batchSize: number;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<SweepReport> | undefined;
+  /** Stores of other records (namespaces) whose lapsed records each sweep removes without lifecycle events. */
+  readonly #quietStores: SessionStore[] = [];
 
   constructor(
     private readonly store: SessionStore,
@@ -46,6 +48,11 @@ export class Sweeper {
       this.sweepNow().catch((err) => this.logger.debug({ err }, 'sweep skipped: store unavailable'));
     }, this.options.sweepIntervalMs);
     this.#timer.unref();
+  }
+
+  /** Also removes the lapsed records of `store` on every sweep (a namespace: they are not sessions, so nothing is logged). */
+  alsoPurge(store: SessionStore): void {
+    this.#quietStores.push(store);
   }
 
   /** Stops the interval and waits for a sweep in progress. */
@@ -72,15 +79,16 @@ export class Sweeper {
       this.options.maxCount > 0
         ? await this.#drain(() => this.store.evictBeyond(this.options.maxCount, Date.now(), this.#batchSize), 'session.evicted')
         : 0;
+    for (const store of this.#quietStores) await this.#drain(() => store.purgeExpired(Date.now(), this.#batchSize));
     return { expired, evicted };
   }
 
-  /** Calls `removeBatch` until it returns a short batch, logging each removed session. */
-  async #drain(removeBatch: () => Promise<string[]>, event: 'session.expired' | 'session.evicted'): Promise<number> {
+  /** Calls `removeBatch` until it returns a short batch, logging each removed session as `event` (when given). */
+  async #drain(removeBatch: () => Promise<string[]>, event?: 'session.expired' | 'session.evicted'): Promise<number> {
     let total = 0;
     for (;;) {
       const ids = await removeBatch();
-      for (const sid of ids) this.events.record(event, { sid });
+      if (event) for (const sid of ids) this.events.record(event, { sid });
       total += ids.length;
       if (ids.length < this.#batchSize) return total;
       await yieldToRequests(); // let requests run between batches

@@ -38,7 +38,7 @@ export async function createApp(config: SessionkeeperConfig, deps: Sessionkeeper
   const shutdown = new AbortController();
 
   app.use(securityHeaders({ production: config.production }));
-  app.use(errorPages(sessions.logger, renderPage));
+  app.use(errorPages(sessions.logger, sessions.securityLog, renderPage));
   app.use(assets);
   app.use(healthCheck(sessions.store));
   if (config.production) app.use(httpsOnly(sessions.logger));

@@ -1,7 +1,10 @@
 import type Koa from 'koa';
 import type { Logger } from '../middleware/logger.ts';
+import type { SecurityLog } from '../middleware/security-log.ts';
+import { SessionTooLargeError } from '../middleware/session-too-large.ts';
 import { StoreUnavailableError } from '../middleware/store.ts';
 import { errorTitleOf, wantsJson } from './error-answers.ts';
+import { formatBytes } from './format.ts';
 import { PageError } from './page-error.ts';
 import type { RenderPage } from './views.ts';
 
@@ -17,10 +20,11 @@ interface Problem {
  * Turns every error below it, and every empty 4xx/5xx response (404, 405),
  * into a clear page with the right status (JSON for the paths scripts use:
  * see `wantsJson`). A store that does not answer gives 503; the store guard has
- * logged that once already. Anything unexpected gives 500 and is logged here
- * with the request it broke.
+ * logged that once already. A session too large to store gives 413: the upload
+ * is the only thing the site stores, so the page speaks of the file. Anything
+ * unexpected gives 500 and is logged here with the request it broke.
  */
-export function errorPages(logger: Logger, renderPage: RenderPage): Koa.Middleware {
+export function errorPages(logger: Logger, securityLog: SecurityLog, renderPage: RenderPage): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
@@ -31,6 +35,7 @@ export function errorPages(logger: Logger, renderPage: RenderPage): Koa.Middlewa
         logger.error({ err, method: ctx.method, path: ctx.path }, 'request failed after the response started');
         return;
       }
+      securityLog.warnIfRefusal(err, ctx);
       const problem = problemOf(err);
       if (problem.status >= 500 && !(err instanceof StoreUnavailableError)) {
         logger.error({ err, method: ctx.method, path: ctx.path, status: problem.status }, 'request failed');
@@ -48,6 +53,15 @@ function problemOf(err: unknown): Problem {
       message: `The ${err.storeKind} session store is not answering right now, so this page cannot be shown. Please try again in a moment.`,
     };
   }
+  if (err instanceof SessionTooLargeError) {
+    return {
+      status: 413,
+      title: 'File too large',
+      message:
+        `This file is too large once stored in your session: it would take ${exactBytes(err.sizeBytes)}, and a session holds at most ${exactBytes(err.maxBytes)}. ` +
+        'Nothing was stored; your previous upload, if any, is kept. Line breaks, quotes and control characters take more room stored than in the file.',
+    };
+  }
   if (err instanceof PageError) return { status: err.status, title: err.title, message: err.message };
   const { status, expose, message, headers } = (err ?? {}) as { status?: unknown; expose?: unknown; message?: unknown; headers?: unknown };
   if (typeof status === 'number' && status >= 400 && status < 500) {
@@ -61,6 +75,11 @@ function problemOf(err: unknown): Problem {
   return { status: 500, title: errorTitleOf(500), message: messageOf(500) };
 }
 
+/** `2 MiB (2,097,152 bytes)`: rounded sizes alone could make a refused size read the same as the limit. */
+function exactBytes(bytes: number): string {
+  return `${formatBytes(bytes)} (${bytes.toLocaleString('en-US')} bytes)`;
+}
+
 function messageOf(status: number): string {
   if (status === 404) return 'There is no page at this address.';
   if (status === 405) return 'This address does not accept that kind of request.';
@@ -70,6 +89,8 @@ function messageOf(status: number): string {
 
 async function respond(ctx: Koa.Context, renderPage: RenderPage, problem: Problem): Promise<void> {
   ctx.status = problem.status;
+  // A route may have redirected before the session failed to save: an error page goes nowhere else.
+  ctx.remove('Location');
   for (const [name, value] of Object.entries(problem.headers ?? {})) ctx.set(name, value);
   ctx.set('Cache-Control', 'no-store');
   if (wantsJson(ctx.path)) {

@@ -4,6 +4,7 @@
  * from another site's page is refused before it changes anything.
  */
 import type Koa from 'koa';
+import type { SecurityRefusal } from '../middleware/security-log.ts';
 import { PageError } from './page-error.ts';
 
 /**
@@ -26,10 +27,14 @@ function isSameOrigin(ctx: Koa.Context): boolean {
   }
 }
 
-/** Throws a 403 PageError unless the request comes from this server's own pages (or from no page at all). */
+/**
+ * Throws a 403 PageError unless the request comes from this server's own pages (or from no page at all);
+ * the refusal is a security event that the error answer logs.
+ */
 export function assertSameOrigin(ctx: Koa.Context): void {
   if (!isSameOrigin(ctx)) {
-    throw new PageError(403, 'Refused', 'This request was sent from another site, so it was refused and nothing was changed. Use the forms on this site instead.');
+    const refusal = new PageError(403, 'Refused', 'This request was sent from another site, so it was refused and nothing was changed. Use the forms on this site instead.');
+    throw Object.assign(refusal, { securityEvent: 'request.csrf_refused', securityFacts: { reason: 'another origin' } } satisfies SecurityRefusal);
   }
 }
 

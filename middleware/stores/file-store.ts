@@ -218,15 +218,17 @@ export class FileStore implements SessionStore {
   async increment(id: string, now: number, rule: CounterRule): Promise<CounterState> {
     if (!isWellFormedPublicId(id)) throw new TypeError('FileStore: a counter id must be a public id');
     await this.init();
-    return withLockFile(join(this.location, `.${id}.lock`), async () => {
+    // Hits of this process queue here first, so only one of them at a time polls the lock file.
+    return this.exclusive(`counter:${id}`, () => withLockFile(join(this.location, `.${id}.lock`), async () => {
       const current = await this.read(id);
       const live = current && current.expiresAt > now && typeof current.data.count === 'number' ? current : undefined;
       const count = live ? (live.data.count as number) + 1 : 1;
       let expiresAt = live ? live.expiresAt : now + rule.windowMs;
       if (count === rule.limit) expiresAt = Math.max(expiresAt, now + rule.holdMs);
-      await this.write(id, { data: counterData(count), createdAt: live?.createdAt ?? now, lastSeenAt: now, expiresAt });
+      // Not synced to the disk: a crash may lose the last hits of a counter, never leave half a file.
+      await this.write(id, { data: counterData(count), createdAt: live?.createdAt ?? now, lastSeenAt: now, expiresAt }, undefined, { sync: false });
       return { count, expiresAt };
-    });
+    }));
   }
 
   /** A subdirectory `<dir>/<name>`: a walk of this directory passes over it, as it passes over every non-session file. */
@@ -273,10 +275,10 @@ export class FileStore implements SessionStore {
   }
 
   /**
-   * Writes a session atomically: temporary file, times as the index hint, fsync, rename.
+   * Writes a session atomically: temporary file, times as the index hint, fsync (unless `sync` is false), rename.
    * With `stillThere`, writes nothing and returns false when it says the session is gone.
    */
-  private async write(id: string, record: SessionRecord, stillThere?: () => Promise<boolean>): Promise<boolean> {
+  private async write(id: string, record: SessionRecord, stillThere?: () => Promise<boolean>, { sync = true } = {}): Promise<boolean> {
     const tempPath = join(this.location, `${TEMP_FILE_PREFIX}${randomBytes(12).toString('hex')}`);
     try {
       const handle = await this.openNew(tempPath);
@@ -284,7 +286,7 @@ export class FileStore implements SessionStore {
         await handle.writeFile(serialize(record));
         // utimes takes seconds: atime carries lastSeenAt, mtime carries expiresAt.
         await handle.utimes(record.lastSeenAt / 1000, record.expiresAt / 1000);
-        await handle.sync();
+        if (sync) await handle.sync();
       } finally {
         await handle.close();
       }
@@ -335,7 +337,7 @@ export class FileStore implements SessionStore {
     }
   }
 
-  /** Runs `task` after every earlier exclusive task on the same id has settled. */
+  /** Runs `task` after every earlier exclusive task on the same key (a session id, or a counter's lock) has settled. */
   private exclusive<T>(id: string, task: () => Promise<T>): Promise<T> {
     const run = (this.#pending.get(id) ?? Promise.resolve()).then(task, task);
     const settled = run.catch(() => undefined);

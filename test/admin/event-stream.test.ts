@@ -2,7 +2,8 @@
  * The dashboard's live event stream (GET /admin/events/stream) lives only as
  * long as its sign-in: logout and admin session expiry end it, a stream opened
  * with HTTP Basic has a lifetime, and a client that stops reading is cut off.
- * Streams never touch the session store, so the file store is enough here.
+ * Streams read only the dashboard's sign-ins from the store, so the file store
+ * is enough here (the sign-ins themselves are tested on every store).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -178,8 +179,9 @@ describe('live event stream and the sign-in it was opened with', () => {
     const issuer = new Koa();
     issuer.keys = KEYS;
     let expiresAtMs = 0;
-    issuer.use((ctx) => {
-      expiresAtMs = new AdminSessions({ user: ADMIN_USER, password: ADMIN_PASSWORD, keys: KEYS, secure: false, idleTtlMs: 2000 }).start(ctx).expiresAtMs;
+    issuer.use(async (ctx) => {
+      const issuing = new AdminSessions({ user: ADMIN_USER, password: ADMIN_PASSWORD, keys: KEYS, secure: false, idleTtlMs: 2000, store: dashboard.sessions.namespace('admin') });
+      expiresAtMs = (await issuing.start(ctx)).expiresAtMs;
       ctx.status = 204;
     });
     const issued = await request(issuer.callback()).get('/admin').expect(204);
@@ -190,6 +192,32 @@ describe('live event stream and the sign-in it was opened with', () => {
     await waitUntil('the expired stream ends', () => stream.ended);
     assert.ok(Date.now() >= expiresAtMs, 'ended before its session expired');
     await waitUntil('no stream listens any more', () => dashboard.sessions.events.listenerCount('event') === 0);
+  });
+});
+
+describe('live event stream and a sign-out in another process', () => {
+  let dashboard: Dashboard;
+  before(async () => {
+    dashboard = await startDashboard(TEST_HEARTBEAT_MS);
+  });
+  after(() => dashboard.close());
+
+  test('a stream ends at the next heartbeat once its sign-in is gone from the store', async () => {
+    const session = await signIn(dashboard.port);
+    const stream = await openStream(dashboard.port, { Cookie: session.cookie });
+    // Another process over the same store signs the same cookie out: this process learns it from the store.
+    const other = new Koa();
+    other.keys = KEYS;
+    other.use(async (ctx) => {
+      const elsewhere = new AdminSessions({ user: ADMIN_USER, password: ADMIN_PASSWORD, keys: KEYS, secure: false, store: dashboard.sessions.store.inner.withNamespace('admin') });
+      const signedIn = await elsewhere.read(ctx);
+      assert.ok(signedIn, 'the other process reads the sign-in');
+      await elsewhere.end(ctx, signedIn);
+      ctx.status = 204;
+    });
+    await request(other.callback()).get('/admin').set('Cookie', session.cookie).expect(204);
+    await waitUntil('the stream of the signed-out cookie ends', () => stream.ended);
+    assert.equal(dashboard.sessions.events.listenerCount('event'), 0);
   });
 });
 
@@ -217,7 +245,8 @@ describe('EventStreams on their own', () => {
   /** Streams answering every request of their own server, as after HTTP Basic. */
   async function serveStreams(options: EventStreamOptions) {
     const events = new SessionEvents(silentLogger(), 'file');
-    const adminSessions = new AdminSessions({ user: ADMIN_USER, password: ADMIN_PASSWORD, keys: KEYS, secure: false });
+    const namespace = await createNamespace('file');
+    const adminSessions = new AdminSessions({ user: ADMIN_USER, password: ADMIN_PASSWORD, keys: KEYS, secure: false, store: namespace.open() });
     const streams = new EventStreams(events, adminSessions, options);
     const app = new Koa();
     app.use((ctx) => streams.open(ctx, undefined));

@@ -1,39 +1,96 @@
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FailureLimiter } from '../../admin/failure-limiter.ts';
+import { FailureLimiter, type FailureLimiterOptions } from '../../admin/failure-limiter.ts';
+import type { SessionStore } from '../../middleware/store.ts';
+import { createNamespace, STORE_KINDS, type StoreNamespace } from '../helpers/store-fixtures.ts';
 
-const limits = { maxFailures: 3, windowMs: 60_000, lockMs: 120_000, maxEntries: 5 };
+const limits: FailureLimiterOptions = {
+  perAddress: { maxFailures: 3, windowMs: 60_000, lockMs: 120_000 },
+  perAccount: { maxFailures: 10, windowMs: 600_000, lockMs: 900_000 },
+};
+/** Per-account counting out of the way, for tests about addresses alone. */
+const addressOnly: FailureLimiterOptions = { ...limits, perAccount: { maxFailures: 1_000_000, windowMs: 600_000, lockMs: 900_000 } };
 
-describe('FailureLimiter', () => {
-  test('locks an address after maxFailures within the window, for lockMs', () => {
-    const limiter = new FailureLimiter(limits);
-    assert.equal(limiter.recordFailure('a', 1000), 0);
-    assert.equal(limiter.recordFailure('a', 2000), 0);
-    assert.equal(limiter.retryAfterMs('a', 2000), 0);
-    assert.equal(limiter.recordFailure('a', 3000), 120_000);
-    assert.equal(limiter.retryAfterMs('a', 63_000), 60_000);
-    assert.equal(limiter.retryAfterMs('b', 63_000), 0, 'other addresses are not locked');
-    assert.equal(limiter.retryAfterMs('a', 123_000), 0, 'the lock runs out');
+for (const kind of STORE_KINDS) {
+  describe(`FailureLimiter counting in the ${kind} store`, () => {
+    let namespace: StoreNamespace;
+    const opened: SessionStore[] = [];
+    /** The limiter as one server process (or a restarted one) has it, over the test's store. */
+    const limiterOf = async (options = limits) => {
+      const store = namespace.open();
+      await store.init();
+      opened.push(store);
+      return new FailureLimiter(store, options);
+    };
+    before(async () => {
+      namespace = await createNamespace(kind);
+    });
+    after(async () => {
+      for (const store of opened) await store.close();
+      await namespace.remove();
+    });
+
+    test('locks an address after maxFailures within the window, for lockMs from the failure that locked it', async () => {
+      const limiter = await limiterOf();
+      const t = Date.now();
+      assert.equal(await limiter.recordFailure('10.0.0.1', 'ops', t), undefined);
+      assert.equal(await limiter.recordFailure('10.0.0.1', 'ops', t + 1000), undefined);
+      assert.equal(await limiter.lockOf('10.0.0.1', 'ops', t + 1000), undefined);
+      assert.deepEqual(await limiter.recordFailure('10.0.0.1', 'ops', t + 2000), { scope: 'address', retryAfterMs: 120_000 });
+      assert.deepEqual(await limiter.lockOf('10.0.0.1', 'ops', t + 62_000), { scope: 'address', retryAfterMs: 60_000 });
+      assert.equal(await limiter.lockOf('10.0.0.2', 'ops', t + 62_000), undefined, 'other addresses are not locked');
+      assert.equal(await limiter.lockOf('10.0.0.1', 'ops', t + 122_000), undefined, 'the lock runs out');
+    });
+
+    test('failures of an earlier window do not count', async () => {
+      const limiter = await limiterOf();
+      const t = Date.now();
+      await limiter.recordFailure('a', 'ops-window', t);
+      await limiter.recordFailure('a', 'ops-window', t + 30_000);
+      assert.equal(await limiter.recordFailure('a', 'ops-window', t + 60_000), undefined, 'the window of the first failure is over');
+      await limiter.recordFailure('a', 'ops-window', t + 61_000);
+      assert.equal((await limiter.recordFailure('a', 'ops-window', t + 62_000))?.scope, 'address');
+    });
+
+    test('every process and a restart see the same counts and locks', async () => {
+      const [first, second] = [await limiterOf(), await limiterOf()];
+      const t = Date.now();
+      await first.recordFailure('192.0.2.7', 'ops-shared', t);
+      await second.recordFailure('192.0.2.7', 'ops-shared', t);
+      assert.equal((await first.recordFailure('192.0.2.7', 'ops-shared', t))?.scope, 'address', 'the third failure, in whichever process, locks');
+      assert.equal((await second.lockOf('192.0.2.7', 'ops-shared', t + 1000))?.scope, 'address');
+      const restarted = await limiterOf();
+      assert.equal((await restarted.lockOf('192.0.2.7', 'ops-shared', t + 1000))?.scope, 'address');
+    });
+
+    test('many failures on one account from many addresses lock the account, for every address', async () => {
+      const limiter = await limiterOf();
+      const t = Date.now();
+      const locks = [];
+      for (let i = 0; i < 10; i++) locks.push(await limiter.recordFailure(`198.51.100.${i}`, 'ops-account', t + i));
+      assert.deepEqual(locks.slice(0, 9), Array(9).fill(undefined), 'no address failed often enough on its own');
+      assert.deepEqual(locks[9], { scope: 'account', retryAfterMs: 900_000 });
+      assert.equal((await limiter.lockOf('203.0.113.99', 'ops-account', t + 60_000))?.scope, 'account', 'an address that never failed is refused too');
+      assert.equal(await limiter.lockOf('203.0.113.99', 'other-account', t + 60_000), undefined, 'another account is not');
+    });
+
+    test('concurrent failures from one address are all counted: a burst cannot slip past the limit', async () => {
+      const limiter = await limiterOf(addressOnly);
+      const t = Date.now();
+      const locks = await Promise.all(Array.from({ length: 10 }, () => limiter.recordFailure('192.0.2.50', 'ops-burst', t)));
+      assert.equal(locks.filter((lock) => lock?.scope === 'address').length, 8, 'the 3rd to the 10th failure each report the lock');
+    });
+
+    test('a locked address stays locked however many other addresses fail (10,005 of them)', async () => {
+      const limiter = await limiterOf(addressOnly);
+      const t = Date.now();
+      for (let i = 0; i < 3; i++) await limiter.recordFailure('192.0.2.1', 'ops-spray', t);
+      assert.equal((await limiter.lockOf('192.0.2.1', 'ops-spray', t))?.scope, 'address');
+      const others = Array.from({ length: 10_005 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+      for (let start = 0; start < others.length; start += 100) {
+        await Promise.all(others.slice(start, start + 100).map((address) => limiter.recordFailure(address, 'ops-spray', t + 1000)));
+      }
+      assert.equal((await limiter.lockOf('192.0.2.1', 'ops-spray', t + 2000))?.scope, 'address', 'still locked');
+    });
   });
-
-  test('failures older than the window do not count', () => {
-    const limiter = new FailureLimiter(limits);
-    limiter.recordFailure('a', 0);
-    limiter.recordFailure('a', 30_000);
-    assert.equal(limiter.recordFailure('a', 61_000), 0, 'the first failure left the window');
-    assert.equal(limiter.recordFailure('a', 62_000), 120_000);
-  });
-
-  test('remembers at most maxEntries addresses, dropping expired ones first, then the oldest', () => {
-    const limiter = new FailureLimiter(limits);
-    for (let i = 0; i < 3; i++) limiter.recordFailure('locked', i);
-    for (let i = 0; i < 4; i++) limiter.recordFailure(`old-${i}`, 10);
-    for (let i = 0; i < 1000; i++) limiter.recordFailure(`spray-${i}`, 100_000 + i);
-    assert.ok(limiter.size <= limits.maxEntries, `size ${limiter.size}`);
-    // Expired entries went first; under a spray the oldest go next, which only ever forgets failures.
-    assert.equal(limiter.retryAfterMs('old-0', 100_000), 0);
-    assert.equal(limiter.retryAfterMs('locked', 100_500), 0, 'a spray from many addresses can forget an old lock: the documented trade-off');
-    assert.equal(limiter.recordFailure('spray-999', 101_000), 0, 'the newest entries are kept and counted');
-    assert.equal(limiter.recordFailure('spray-999', 101_001), 120_000);
-  });
-});
+}

@@ -15,7 +15,8 @@ import { createNamespace, type StoreNamespace } from './store-fixtures.ts';
 
 export const ADMIN_USER = 'operator';
 export const ADMIN_PASSWORD = 'correct horse battery staple';
-const TEST_KEYS = ['admin-test-key-newest-0123456789', 'admin-test-key-older-0123456789'];
+/** The app's cookie-signing keys, newest first. */
+export const TEST_KEYS = ['admin-test-key-newest-0123456789', 'admin-test-key-older-0123456789'];
 
 export interface AdminTestApp extends SiteApp {
   namespace: StoreNamespace;

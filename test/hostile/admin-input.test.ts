@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import pg from 'pg';
 import { createClient } from 'redis';
@@ -24,6 +25,8 @@ import { rawRequest } from '../helpers/raw-http.ts';
 import { assertNothingLeaks, headerValue, hostileText, urlText } from './hostile-values.ts';
 
 const NUM_RUNS = 80;
+/** The address the wrong credentials come from, through the second app's trusted proxy. */
+const GUESSER = '198.51.100.77';
 const SEEDED = 30;
 
 /** Every statement any connection of the pool sends, whitespace-normalised. */
@@ -73,7 +76,11 @@ for (const kind of STORE_KINDS) {
     let pool: pg.Pool | undefined;
     const redisPrefix = `sktest:hostile:${randomBytes(6).toString('hex')}:`;
     let site: ListeningSite;
-    /** A second app on the same store, for wrong credentials: its failure limiter locks out only itself. */
+    /**
+     * A second app on the same store, for wrong credentials. Failures are counted in the store, per address and
+     * per account, so it guards another account and its guesses come from another (proxied) address: they lock
+     * out neither the operator's address nor the operator's account.
+     */
     let guessed: ListeningSite;
     let seeded: string[];
     let port: number;
@@ -82,7 +89,7 @@ for (const kind of STORE_KINDS) {
       namespace = await createNamespace(kind);
       if (kind === 'postgres') pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, Client: RecordingClient });
       site = await startListeningSite(storeFor(namespace, pool, redisPrefix), namespace.settings);
-      guessed = await startListeningSite(storeFor(namespace, pool, redisPrefix), namespace.settings);
+      guessed = await startListeningSite(storeFor(namespace, pool, redisPrefix), { ...namespace.settings, trustProxy: true, adminUser: 'guessed-account' });
       port = Number(new URL(site.url).port);
       seeded = await seedSessions(site.sessions.store, { count: SEEDED });
       // Every statement the store makes in ordinary use, before anything hostile.
@@ -94,6 +101,12 @@ for (const kind of STORE_KINDS) {
       await api.get('/admin/api/stats').set('Authorization', adminAuthorization()).expect(200);
       await api.post('/admin/api/purge-expired').set('Authorization', adminAuthorization()).expect(200);
       await api.delete(`/admin/api/sessions/${'A'.repeat(43)}`).set('Authorization', adminAuthorization()).expect(404);
+      // The dashboard's own records in ordinary use: a failed check (a counter), a sign-in and a sign-out.
+      await request(guessed.app.callback()).get('/admin/api/stats').set('X-Forwarded-For', GUESSER).set('Authorization', 'Basic d3Jvbmc6Z3Vlc3M=').expect(401);
+      const operator = request.agent(site.app.callback());
+      const loginPage = await operator.get('/admin/login').expect(200);
+      await operator.post('/admin/login').type('form').send({ csrf: csrfTokenIn(loginPage.text), user: 'admin', password: site.sessions.config.adminPassword }).expect(303);
+      await operator.post('/admin/logout').type('form').send({ csrf: csrfTokenIn((await operator.get('/admin').expect(200)).text) }).expect(303);
       assert.equal((await idsStillStored(site.sessions.store, seeded)).length, SEEDED);
     });
     after(async () => {
@@ -117,13 +130,16 @@ for (const kind of STORE_KINDS) {
         const keys: string[] = [];
         for await (const batch of client.scanIterator({ MATCH: `${redisPrefix}*`, COUNT: 1000 })) keys.push(...batch);
         await client.close();
-        for (const key of keys) assert.match(key.slice(redisPrefix.length), /^(s:[A-Za-z0-9_-]{43}|exp|act)$/, 'only the store\'s own keys');
-        assert.equal(keys.length, SEEDED + 2, 'one hash per session and the two indexes');
+        // The dashboard's sign-ins and failure counters live in their own namespace, of the same shapes.
+        for (const key of keys) assert.match(key.slice(redisPrefix.length), /^(admin:)?(s:[A-Za-z0-9_-]{43}|exp|act)$/, 'only the store\'s own keys');
+        assert.equal(keys.filter((key) => !key.startsWith(`${redisPrefix}admin:`)).length, SEEDED + 2, 'one hash per session and the two indexes');
       }
       if (kind === 'file') {
-        const names = await readdir(namespace.settings.fileDir!);
+        const names = (await readdir(namespace.settings.fileDir!)).filter((name) => name !== 'admin');
         assert.ok(names.every((name) => /^[A-Za-z0-9_-]{43}\.json$/.test(name)), 'only session files');
         assert.equal(names.length, SEEDED);
+        const namespaced = await readdir(join(namespace.settings.fileDir!, 'admin'));
+        assert.ok(namespaced.every((name) => /^[A-Za-z0-9_-]{43}\.json$/.test(name)), 'only sign-ins and counters in the namespace');
       }
     }
 
@@ -152,7 +168,7 @@ for (const kind of STORE_KINDS) {
       });
       await fc.assert(
         fc.asyncProperty(attempt, async ({ method, path, authorization, cookie }) => {
-          const headers: [string, string][] = [['Host', `127.0.0.1:${guessedPort}`]];
+          const headers: [string, string][] = [['Host', `127.0.0.1:${guessedPort}`], ['X-Forwarded-For', GUESSER]];
           if (authorization !== undefined) headers.push(['Authorization', authorization]);
           if (cookie !== undefined) headers.push(['Cookie', cookie]);
           const res = await rawRequest(guessedPort, { method, target: path, headers });

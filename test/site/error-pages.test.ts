@@ -9,6 +9,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { StoreUnavailableError } from '../../middleware/store.ts';
 import { FileStore } from '../../middleware/stores/file-store.ts';
+import { SecurityLog } from '../../middleware/security-log.ts';
 import { errorPages } from '../../server/error-pages.ts';
 import { createPageRenderer } from '../../server/views.ts';
 import { cookieHeaderOf, createSiteApp, textFileForm, type SiteHandle } from '../helpers/site-app.ts';
@@ -98,7 +99,7 @@ describe('errorPages for unexpected errors', () => {
     const lines: string[] = [];
     const logger = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }));
     const app = new Koa();
-    app.use(errorPages(logger, createPageRenderer({ cacheTemplates: true })));
+    app.use(errorPages(logger, new SecurityLog(logger), createPageRenderer({ cacheTemplates: true })));
     app.use(() => {
       throw err;
     });
