@@ -85,7 +85,13 @@ export class PostgresStore implements SessionStore {
     this.table = [this.schemaName, this.tableName].filter(Boolean).map((part) => `"${part}"`).join('.');
     this.ownsPool = !options.pool;
     this.pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, ...OWN_POOL_SETTINGS });
-    if (this.ownsPool) this.pool.on('error', options.onBackgroundError ?? (() => {}));
+    if (this.ownsPool) {
+      const onBackgroundError = options.onBackgroundError ?? (() => {});
+      this.pool.on('error', onBackgroundError);
+      // The pool listens for errors of idle clients only: a connection reset between two statements of a
+      // checked-out client (a call that timed out and still runs, say) would otherwise crash the process.
+      this.pool.on('connect', (client) => client.on('error', onBackgroundError));
+    }
     this.location = options.pool
       ? options.location ?? `postgres (shared pool) table ${table}`
       : `${describeServer(options.connectionString!)} table ${table}`;
