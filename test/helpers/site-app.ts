@@ -3,8 +3,12 @@
  * `createApp` with a capturing logger, plus helpers to build exact multipart
  * bodies and to read the session a response's cookie names.
  */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import supertest from 'supertest';
 import type request from 'supertest';
 import { resolveConfig, type SessionkeeperOptions } from '../../middleware/config.ts';
 import type { LifecycleEvent } from '../../middleware/events.ts';
@@ -102,4 +106,38 @@ export function shownLines(html: string): string[] {
 
 function decodeEntities(text: string): string {
   return text.replace(/&(lt|gt|amp|quot|#39|#34);/g, (_, name: string) => ({ lt: '<', gt: '>', amp: '&', quot: '"', '#39': "'", '#34': '"' })[name]!);
+}
+
+/** The site listening on a free port, with a visitor who already holds one upload. */
+export interface SiteWithUpload {
+  site: SiteHandle;
+  server: Server;
+  port: number;
+  /** The Cookie header of the visitor who uploaded `kept line`. */
+  cookie: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The site on the file store with these options, listening on 127.0.0.1 (for
+ * tests that send raw or chunked bodies), and a visitor whose upload must
+ * survive every refusal.
+ */
+export async function startSiteWithUpload(options: SessionkeeperOptions = {}): Promise<SiteWithUpload> {
+  const site = await createSiteApp('file', options);
+  const server = site.app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const form = textFileForm('kept line\n');
+  const cookie = cookieHeaderOf(await supertest(server).post('/').set('Content-Type', form.contentType).send(form.body).expect(303));
+  return {
+    site,
+    server,
+    port: (server.address() as AddressInfo).port,
+    cookie,
+    async close() {
+      server.closeAllConnections();
+      server.close();
+      await site.close();
+    },
+  };
 }

@@ -7,13 +7,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { compressed, streamChunkedRequest, type BodyEncoding } from '../helpers/request-bodies.ts';
-import { cookieHeaderOf, createSiteApp, shownLines, textFileForm, type SiteHandle } from '../helpers/site-app.ts';
+import { cookieHeaderOf, shownLines, textFileForm, type SiteHandle, type SiteWithUpload, startSiteWithUpload } from '../helpers/site-app.ts';
 
 const UPLOAD_MAX_BYTES = 1000;
 const ENCODINGS: BodyEncoding[] = ['gzip', 'deflate', 'br'];
@@ -23,19 +21,12 @@ describe('compressed uploads', () => {
   let server: Server;
   let port: number;
   let cookie: string;
+  let listening: SiteWithUpload;
   before(async () => {
-    site = await createSiteApp('file', { uploadMaxBytes: UPLOAD_MAX_BYTES });
-    server = site.app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    port = (server.address() as AddressInfo).port;
-    const form = textFileForm('kept line\n');
-    cookie = cookieHeaderOf(await request(server).post('/').set('Content-Type', form.contentType).send(form.body).expect(303));
+    listening = await startSiteWithUpload({ uploadMaxBytes: UPLOAD_MAX_BYTES });
+    ({ site, server, port, cookie } = listening);
   });
-  after(async () => {
-    server.closeAllConnections();
-    server.close();
-    await site.close();
-  });
+  after(() => listening.close());
 
   /** Posts `body` as the visitor holding the first upload. */
   function post(contentType: string, encoding: string, body: Buffer) {

@@ -7,13 +7,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { chunked } from '../helpers/request-bodies.ts';
-import { cookieHeaderOf, createSiteApp, multipartBody, shownLines, textFileForm, type FormPart, type SiteHandle } from '../helpers/site-app.ts';
+import { cookieHeaderOf, multipartBody, shownLines, textFileForm, type FormPart, type SiteHandle, type SiteWithUpload, startSiteWithUpload } from '../helpers/site-app.ts';
 
 const UPLOAD_MAX_BYTES = 1000;
 
@@ -22,19 +20,12 @@ describe('upload bounds', () => {
   let server: Server;
   let port: number;
   let cookie: string;
+  let listening: SiteWithUpload;
   before(async () => {
-    site = await createSiteApp('file', { uploadMaxBytes: UPLOAD_MAX_BYTES });
-    server = site.app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    port = (server.address() as AddressInfo).port;
-    const form = textFileForm('kept line\n');
-    cookie = cookieHeaderOf(await request(server).post('/').set('Content-Type', form.contentType).send(form.body).expect(303));
+    listening = await startSiteWithUpload({ uploadMaxBytes: UPLOAD_MAX_BYTES });
+    ({ site, server, port, cookie } = listening);
   });
-  after(async () => {
-    server.closeAllConnections();
-    server.close();
-    await site.close();
-  });
+  after(() => listening.close());
 
   /** Checks the refusal page and that the session still shows the first upload, and nothing was logged as an error. */
   async function assertRefusedAndKept(status: number, body: string, heading: RegExp): Promise<void> {
