@@ -88,9 +88,10 @@ export class PostgresStore implements SessionStore {
     if (this.ownsPool) {
       const onBackgroundError = options.onBackgroundError ?? (() => {});
       this.pool.on('error', onBackgroundError);
-      // The pool listens for errors of idle clients only: a connection reset between two statements of a
-      // checked-out client (a call that timed out and still runs, say) would otherwise crash the process.
-      this.pool.on('connect', (client) => client.on('error', onBackgroundError));
+      // The pool listens for errors of idle clients only (reported above): a connection reset between two
+      // statements of a checked-out client (a call that timed out and still runs, say) would otherwise crash
+      // the process. Such an error reaches the caller through the statement that fails, so it is not reported twice.
+      this.pool.on('connect', (client) => client.on('error', () => {}));
     }
     this.location = options.pool
       ? options.location ?? `postgres (shared pool) table ${table}`
