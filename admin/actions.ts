@@ -7,7 +7,7 @@ import { isWellFormedPublicId } from '../middleware/ids.ts';
 import { StoreUnavailableError, type SessionPage } from '../middleware/store.ts';
 import { InvalidParameterError, type ListQuery } from './list-query.ts';
 
-/** The totals of the dashboard and of `GET /admin/api/stats`. */
+/** The totals of the dashboard and of `GET <prefix>/api/stats` (`/admin/api/stats` by default). */
 export interface StoreStats {
   /** The store kind: `file`, `redis` or `postgres`. */
   store: string;

@@ -9,7 +9,7 @@
  * removes the record, so a copy of the cookie is dead in every process and
  * after a restart; the store's idle and absolute expiry end a sign-in that is
  * not used. The record holds a tag derived from the keys and the credentials:
- * a changed ADMIN_USER or ADMIN_PASSWORD ends every sign-in.
+ * a changed user name or password ends every sign-in.
  */
 import { createHmac } from 'node:crypto';
 import type { Context } from 'koa';
@@ -41,6 +41,8 @@ export interface AdminSessionOptions {
   keys: string[];
   /** `Secure` cookies (production). */
   secure: boolean;
+  /** The dashboard's prefix: the admin cookies are sent only to its paths. */
+  cookiePath: string;
   /** Where sign-ins are kept: a namespace of the configured store. */
   store: SessionStore;
   /** How long an unused admin session lives (default 20 minutes). */
@@ -59,8 +61,6 @@ interface StoredSignIn {
 
 /** Name of the admin session cookie (the visitors' is `sid`). */
 export const ADMIN_COOKIE = 'sk_admin';
-/** The admin cookies are sent only to the dashboard's paths. */
-export const ADMIN_COOKIE_PATH = '/admin';
 const DEFAULT_IDLE_TTL_MS = 20 * 60_000;
 const DEFAULT_ABSOLUTE_TTL_MS = 8 * 60 * 60_000;
 
@@ -72,6 +72,7 @@ export class AdminSessions {
   readonly absoluteTtlMs: number;
   readonly #user: string;
   readonly #secure: boolean;
+  readonly #cookiePath: string;
   readonly #store: SessionStore;
   readonly #lifetime: Lifetime;
   /** One credentials tag per key: the newest is issued, all are accepted, as with the cookie signature. */
@@ -81,6 +82,7 @@ export class AdminSessions {
   constructor(options: AdminSessionOptions) {
     this.#user = options.user;
     this.#secure = options.secure;
+    this.#cookiePath = options.cookiePath;
     this.#store = options.store;
     this.idleTtlMs = options.idleTtlMs ?? DEFAULT_IDLE_TTL_MS;
     this.absoluteTtlMs = options.absoluteTtlMs ?? DEFAULT_ABSOLUTE_TTL_MS;
@@ -144,7 +146,7 @@ export class AdminSessions {
   }
 
   #cookieOptions() {
-    return { signed: true, httpOnly: true, sameSite: 'strict' as const, secure: this.#secure, path: ADMIN_COOKIE_PATH, overwrite: true };
+    return { signed: true, httpOnly: true, sameSite: 'strict' as const, secure: this.#secure, path: this.#cookiePath, overwrite: true };
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * The JSON API for scripts, exactly as SPEC.md's table: times as ISO 8601
- * strings, sessions named by their public ids, errors as `{ "error": "…" }`.
+ * The JSON API for scripts (the README's "JSON API" table): times as ISO 8601 strings,
+ * sessions named by their public ids, errors as `{ "error": "…" }`.
  */
 import type Router from '@koa/router';
 import type { Sessionkeeper } from '../middleware/sessionkeeper.ts';
@@ -8,6 +8,7 @@ import type { SessionSummary } from '../middleware/store.ts';
 import { endAllSessions, endOneSession, listSessions, purgeExpiredSessions, readStats } from './actions.ts';
 import type { AdminAuth } from './auth.ts';
 import { parseLimit, parseListQuery } from './list-query.ts';
+import type { AdminPaths } from './paths.ts';
 
 /** A session as the API shows it. */
 export interface ApiSession {
@@ -36,31 +37,31 @@ function toApiSession(summary: SessionSummary): ApiSession {
   };
 }
 
-/** Adds the routes under /admin/api. */
-export function addApiRoutes(router: Router, sessions: Sessionkeeper, auth: AdminAuth): void {
-  router.get('/admin/api/sessions', auth.requireApi, async (ctx) => {
+/** Adds the routes under `<prefix>/api`. */
+export function addApiRoutes(router: Router, paths: AdminPaths, sessions: Sessionkeeper, auth: AdminAuth): void {
+  router.get(paths.at('/api/sessions'), auth.requireApi, async (ctx) => {
     const page = await listSessions(sessions, parseListQuery(ctx.query));
     ctx.body = { sessions: page.sessions.map(toApiSession), nextCursor: page.nextCursor };
   });
 
-  router.get('/admin/api/stats', auth.requireApi, async (ctx) => {
+  router.get(paths.at('/api/stats'), auth.requireApi, async (ctx) => {
     ctx.body = await readStats(sessions);
   });
 
-  router.get('/admin/api/events', auth.requireApi, (ctx) => {
+  router.get(paths.at('/api/events'), auth.requireApi, (ctx) => {
     ctx.body = { events: sessions.events.recent(parseLimit(ctx.query)) };
   });
 
-  router.delete('/admin/api/sessions/:id', auth.requireApi, async (ctx) => {
+  router.delete(paths.at('/api/sessions/:id'), auth.requireApi, async (ctx) => {
     if (!(await endOneSession(sessions, ctx.params.id!))) ctx.throw(404, 'No live session has that id: it has expired or was ended.');
     ctx.body = { removed: 1 };
   });
 
-  router.post('/admin/api/purge-expired', auth.requireApi, async (ctx) => {
+  router.post(paths.at('/api/purge-expired'), auth.requireApi, async (ctx) => {
     ctx.body = { removed: await purgeExpiredSessions(sessions) };
   });
 
-  router.post('/admin/api/purge-all', auth.requireApi, async (ctx) => {
+  router.post(paths.at('/api/purge-all'), auth.requireApi, async (ctx) => {
     ctx.body = { removed: await endAllSessions(sessions) };
   });
 }

@@ -7,15 +7,13 @@
  */
 import type { Context, Next } from 'koa';
 import type { SecurityLog } from '../middleware/security-log.ts';
-import { formatDurationShort } from '../server/format.ts';
-import { assertSameOrigin } from '../server/same-origin.ts';
+import { formatDurationShort } from '../web/format.ts';
+import { assertSameOrigin } from '../web/same-origin.ts';
 import type { AdminSession, AdminSessions } from './admin-session.ts';
 import { credentialsMatch, parseBasicAuthorization, type Credentials } from './credentials.ts';
 import { assertCsrfToken, CSRF_HEADER } from './csrf.ts';
 import type { FailureLimiter, Lock } from './failure-limiter.ts';
 
-/** Where the HTML pages send a visitor who is not signed in. */
-const LOGIN_PATH = '/admin/login';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The admin session of each authenticated request, keyed by its context. */
@@ -38,16 +36,18 @@ export function seeOther(ctx: Context, location: string): void {
 /** Checks every dashboard and API request's credentials: the admin session cookie or HTTP Basic. */
 export class AdminAuth {
   /**
-   * @param expected ADMIN_USER and ADMIN_PASSWORD.
+   * @param expected the dashboard's user name and password (createAdmin's user and password).
    * @param sessions the dashboard's admin sessions (the cookie sign-in).
    * @param limiter counts failed checks per address and per account, in the store.
    * @param securityLog where sign-ins, failures and lockouts are logged.
+   * @param loginPath where the HTML pages send a visitor who is not signed in.
    */
   constructor(
     private readonly expected: Credentials,
     readonly sessions: AdminSessions,
     private readonly limiter: FailureLimiter,
     private readonly securityLog: SecurityLog,
+    private readonly loginPath: string,
   ) {}
 
   /**
@@ -91,7 +91,7 @@ export class AdminAuth {
   /** HTML pages: the admin session, its idle expiry moved forward; otherwise a redirect to the login page. */
   requirePage = async (ctx: Context, next: Next): Promise<void> => {
     const session = await this.sessions.read(ctx, { roll: true });
-    if (!session) return seeOther(ctx, LOGIN_PATH);
+    if (!session) return seeOther(ctx, this.loginPath);
     signedIn.set(ctx, session);
     await next();
   };
@@ -110,7 +110,7 @@ export class AdminAuth {
       if (!given || !(await this.verify(ctx, given))) this.#unauthorized(ctx, 'Wrong user name or password.');
     } else {
       const session = await this.sessions.read(ctx);
-      if (!session) this.#unauthorized(ctx, 'Authentication required: use HTTP Basic with ADMIN_USER and ADMIN_PASSWORD.');
+      if (!session) this.#unauthorized(ctx, 'Authentication required: use HTTP Basic with the dashboard\'s user name and password.');
       signedIn.set(ctx, session);
       if (changesState) assertCsrfToken(ctx, ctx.get(CSRF_HEADER) || undefined, session.csrfToken);
     }

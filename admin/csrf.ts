@@ -1,13 +1,12 @@
 /**
  * Cross-site request forgery defences beside the same-origin check (shared
- * with the site, in `server/same-origin.ts`): a synchronizer token bound to
+ * with the site, in `web/same-origin.ts`): a synchronizer token bound to
  * the admin session on every form, and a double-submit token for the login
  * form (login CSRF), whose cookie exists before any admin session does.
  */
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import type { SecurityRefusal } from '../middleware/security-log.ts';
-import { ADMIN_COOKIE_PATH } from './admin-session.ts';
 import { secretsEqual } from './credentials.ts';
 
 /** Name of the hidden form field that carries the token. */
@@ -28,8 +27,14 @@ export function assertCsrfToken(ctx: Context, given: unknown, expected: string):
 
 /** The double-submit token of the login form: a signed cookie and the same value in the form. */
 export class LoginTokens {
-  /** @param secure set the cookie `Secure` (production). */
-  constructor(private readonly secure: boolean) {}
+  /**
+   * @param secure set the cookie `Secure` (production).
+   * @param cookiePath the dashboard's prefix: the cookie is sent only to its paths.
+   */
+  constructor(
+    private readonly secure: boolean,
+    private readonly cookiePath: string,
+  ) {}
 
   /** The token for a login form: the one the browser already holds, or a new one set in a cookie. */
   issue(ctx: Context): string {
@@ -61,6 +66,6 @@ export class LoginTokens {
   }
 
   #cookieOptions() {
-    return { signed: true, httpOnly: true, sameSite: 'strict' as const, secure: this.secure, path: ADMIN_COOKIE_PATH, overwrite: true };
+    return { signed: true, httpOnly: true, sameSite: 'strict' as const, secure: this.secure, path: this.cookiePath, overwrite: true };
   }
 }

@@ -5,8 +5,8 @@ import type { ParsedUrlQuery } from 'node:querystring';
 import type { Sessionkeeper } from '../middleware/sessionkeeper.ts';
 import { StoreUnavailableError, type SessionSummary } from '../middleware/store.ts';
 import { isWellFormedPublicId } from '../middleware/ids.ts';
-import { assertSameOrigin } from '../server/same-origin.ts';
-import type { Render } from '../server/views.ts';
+import { assertSameOrigin } from '../web/same-origin.ts';
+import type { Render } from '../web/render.ts';
 import { endAllSessions, endOneSession, listSessions, purgeExpiredSessions, readStats } from './actions.ts';
 import { adminSessionOf, type AdminAuth, seeOther } from './auth.ts';
 import { assertCsrfToken, CSRF_FIELD } from './csrf.ts';
@@ -14,18 +14,19 @@ import type { EventStreams } from './event-stream.ts';
 import { formField, parseForm } from './form-body.ts';
 import { shortId } from './format.ts';
 import { DEFAULT_PAGE_SIZE, parseListQuery, type ListQuery } from './list-query.ts';
+import type { AdminPaths } from './paths.ts';
 
 /** Events shown in the feed when the page loads; the stream adds newer ones. */
 const FEED_SIZE = 50;
 
-/** The page's own address for a list query, keeping only what differs from the defaults. */
-function sessionsUrl(query: Partial<ListQuery>): string {
+/** The sessions page's address for a list query, keeping only what differs from the defaults. */
+function sessionsUrl(home: string, query: Partial<ListQuery>): string {
   const params = new URLSearchParams();
   if (query.sort && query.sort !== 'activity') params.set('sort', query.sort);
   if (query.limit && query.limit !== DEFAULT_PAGE_SIZE) params.set('limit', String(query.limit));
   if (query.cursor) params.set('cursor', query.cursor);
   const search = params.toString();
-  return search ? `/admin?${search}` : '/admin';
+  return search ? `${home}?${search}` : home;
 }
 
 /** What the last action removed, from the redirect's query; anything unrecognised shows nothing. */
@@ -39,7 +40,8 @@ function resultOf(query: ParsedUrlQuery): string | undefined {
 }
 
 /** Adds the sessions page, the cleanup forms, the confirmation page and the live event stream. */
-export function addDashboardRoutes(router: Router, sessions: Sessionkeeper, auth: AdminAuth, render: Render, streams: EventStreams): void {
+export function addDashboardRoutes(router: Router, paths: AdminPaths, sessions: Sessionkeeper, auth: AdminAuth, render: Render, streams: EventStreams): void {
+  const home = paths.base;
   /** Every form that changes something: signed in, same origin, and the session's CSRF token. */
   const checkedForm = [
     auth.requirePage,
@@ -53,13 +55,13 @@ export function addDashboardRoutes(router: Router, sessions: Sessionkeeper, auth
 
   const pageLocals = (ctx: Context) => ({ signedIn: adminSessionOf(ctx), csrfField: CSRF_FIELD, nowMs: Date.now() });
 
-  router.get(['/admin', '/admin/'], auth.requirePage, async (ctx) => {
+  router.get([home, paths.at('/')], auth.requirePage, async (ctx) => {
     const query = parseListQuery(ctx.query);
     const locals = {
       ...pageLocals(ctx),
       title: 'Sessions',
       query,
-      sessionsUrl,
+      sessionsUrl: (query: Partial<ListQuery>) => sessionsUrl(home, query),
       storeKind: sessions.store.kind,
       storeLocation: sessions.store.location,
       events: sessions.events.recent(FEED_SIZE),
@@ -81,24 +83,24 @@ export function addDashboardRoutes(router: Router, sessions: Sessionkeeper, auth
     }
   });
 
-  router.post('/admin/sessions/:id/end', ...checkedForm, async (ctx) => {
+  router.post(paths.at('/sessions/:id/end'), ...checkedForm, async (ctx) => {
     const id = ctx.params.id!;
     if (!(await endOneSession(sessions, id))) ctx.throw(404, 'No session has that id any more: it has expired or was already ended.');
-    seeOther(ctx, `/admin?done=ended&sid=${encodeURIComponent(id)}`);
+    seeOther(ctx, `${home}?done=ended&sid=${encodeURIComponent(id)}`);
   });
 
-  router.post('/admin/purge-expired', ...checkedForm, async (ctx) => {
-    seeOther(ctx, `/admin?done=purged-expired&removed=${await purgeExpiredSessions(sessions)}`);
+  router.post(paths.at('/purge-expired'), ...checkedForm, async (ctx) => {
+    seeOther(ctx, `${home}?done=purged-expired&removed=${await purgeExpiredSessions(sessions)}`);
   });
 
-  router.get('/admin/end-all', auth.requirePage, async (ctx) => {
+  router.get(paths.at('/end-all'), auth.requirePage, async (ctx) => {
     const live = await sessions.store.count(Date.now());
     await render(ctx, 'confirm-end-all', { ...pageLocals(ctx), title: 'End every session?', live, storeKind: sessions.store.kind });
   });
 
-  router.post('/admin/end-all', ...checkedForm, async (ctx) => {
-    seeOther(ctx, `/admin?done=ended-all&removed=${await endAllSessions(sessions)}`);
+  router.post(paths.at('/end-all'), ...checkedForm, async (ctx) => {
+    seeOther(ctx, `${home}?done=ended-all&removed=${await endAllSessions(sessions)}`);
   });
 
-  router.get('/admin/events/stream', auth.requireApi, (ctx) => streams.open(ctx, adminSessionOf(ctx)));
+  router.get(paths.at('/events/stream'), auth.requireApi, (ctx) => streams.open(ctx, adminSessionOf(ctx)));
 }

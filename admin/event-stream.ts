@@ -20,7 +20,7 @@ import type { ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import type { LifecycleEvent, SessionEvents } from '../middleware/events.ts';
-import { formatTime } from '../server/format.ts';
+import { formatTime } from '../web/format.ts';
 import type { AdminSession, AdminSessions } from './admin-session.ts';
 import { describeEvent, shortId } from './format.ts';
 

@@ -1,6 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import { koaBody } from 'koa-body';
-import { bodyRefusalOf } from '../server/request-body.ts';
+import { bodyRefusalOf } from '../web/body-refusal.ts';
 
 /**
  * The largest form body the dashboard buffers: its forms carry a token and a
@@ -17,7 +17,7 @@ const FORM_MAX_BYTES = 16 * 1024;
  * body cut short. The rest of a body refused before its end is not read: the
  * connection is closed instead.
  */
-export const parseForm: Middleware = koaBody({
+const parseOwnForm: Middleware = koaBody({
   urlencoded: true,
   json: false,
   multipart: false,
@@ -30,6 +30,16 @@ export const parseForm: Middleware = koaBody({
     throw refusal;
   },
 });
+
+/**
+ * The form parser of the dashboard's routes. A host app may have parsed the
+ * body already (a body parser mounted before the dashboard): the stream is
+ * then used up, and its parsed fields are taken as they are.
+ */
+export const parseForm: Middleware = (ctx, next) => {
+  const parsedByHost = ctx.req.readableEnded && typeof ctx.request.body === 'object' && ctx.request.body !== null;
+  return parsedByHost ? next() : parseOwnForm(ctx, next);
+};
 
 /** One text field of a parsed form, or undefined. */
 export function formField(ctx: Context, name: string): string | undefined {

@@ -1,10 +1,10 @@
 /**
  * What only the dashboard writes: times left and ago beside the absolute
  * times, short ids and event details. Sizes, times and durations themselves
- * come from the site's formatters (`server/format.ts`), shared by both.
+ * come from the shared formatters (`web/format.ts`), shared by both.
  */
 import type { LifecycleEvent } from '../middleware/events.ts';
-import { formatDurationShort } from '../server/format.ts';
+import { formatDurationShort } from '../web/format.ts';
 
 /** `in 4m 10s`, or `expired` once the time has passed. */
 export function formatTimeLeft(expiresAtMs: number, nowMs: number): string {

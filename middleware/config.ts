@@ -1,15 +1,27 @@
 /**
- * Every setting of sessionkeeper, read from the environment or from a typed
- * options object, defaulted and validated once, in one place. An invalid value
- * throws a ConfigError whose message is one line naming the variable, the
- * value and what is allowed.
+ * The library's settings (store, connections, lifetimes, cookie, keys, sweep,
+ * cap, logs), read from the environment or from a typed options object,
+ * defaulted and validated once, in one place. An invalid value throws a
+ * ConfigError whose message is one line naming the variable, the value and
+ * what is allowed. The dashboard and the reference server keep their own
+ * settings in tables of the same kind (`admin/settings.ts`, `server/settings.ts`).
  */
 import { randomBytes } from 'node:crypto';
-import { parseDurationMs } from './duration.ts';
+import {
+  boolean, checkSettings, ConfigError, duration, type Env, integer, oneOf, readSettings, type SettingsTable, text, url, withDefaults,
+} from './settings.ts';
 import type { StoreKind } from './store.ts';
 
+export { ConfigError } from './settings.ts';
+
+/**
+ * `SESSION_COOKIE`: `persistent` cookies carry an expiry, `browser` cookies end
+ * with the browser. The server-side expiry is the same for both.
+ */
 export type CookieType = 'persistent' | 'browser';
+/** `LOG_FORMAT`: one JSON object per line, or a readable line for a terminal. */
 export type LogFormat = 'json' | 'pretty';
+/** `LOG_LEVEL`: pino's levels, most severe first; `silent` logs nothing. */
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 /** The validated settings. Durations in ms, sizes in bytes. */
@@ -22,6 +34,8 @@ export interface SessionkeeperConfig {
   pgTable: string;
   /** `REDIS_URL`. */
   redisUrl: string;
+  /** `SESSION_REDIS_PREFIX`: start of every Redis key the store uses, so several apps can share one Redis. */
+  redisPrefix: string;
   /** `DATABASE_URL`: required when `store` is `postgres`. */
   databaseUrl: string | undefined;
   /** `SESSION_TTL`: idle lifetime. */
@@ -42,18 +56,6 @@ export interface SessionkeeperConfig {
   maxCount: number;
   /** `SESSION_MAX_BYTES`: largest session stored, as its data's UTF-8 JSON; a larger one is refused with SessionTooLargeError. */
   maxSessionBytes: number;
-  /** `UPLOAD_MAX_BYTES`: largest upload the reference site accepts. */
-  uploadMaxBytes: number;
-  /** `ADMIN_USER`. */
-  adminUser: string;
-  /** `ADMIN_PASSWORD`: the dashboard refuses every request while it is unset. */
-  adminPassword: string | undefined;
-  /** `PORT`. */
-  port: number;
-  /** `HOST`. */
-  host: string;
-  /** `TRUST_PROXY`: trust `X-Forwarded-*` from a reverse proxy. */
-  trustProxy: boolean;
   /** `LOG_LEVEL`. */
   logLevel: LogLevel;
   /** `LOG_FORMAT`. */
@@ -65,77 +67,7 @@ export interface SessionkeeperConfig {
 /** What a library user may pass: any subset of the settings, in their validated types. */
 export type SessionkeeperOptions = Partial<Omit<SessionkeeperConfig, 'keysGenerated'>>;
 
-/** A setting had a value outside what it allows. */
-export class ConfigError extends Error {
-  constructor(readonly setting: string, message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
-type Env = Record<string, string | undefined>;
-type Key = keyof SessionkeeperOptions;
-
-/** How one setting is read from its environment variable and checked. */
-interface Setting<K extends Key> {
-  env: string;
-  /** Text for the error message: what values are allowed. */
-  allowed: string;
-  /** Converts the variable's text; undefined means the text is not allowed. */
-  parse: (text: string) => SessionkeeperConfig[K] | undefined;
-  /** Checks a typed value (from options, or parsed from the environment). */
-  check: (value: unknown) => boolean;
-  /** Shown instead of the value in errors (passwords, URLs with credentials). */
-  secret?: boolean;
-}
-
-const oneOf = <T extends string>(...values: T[]) => ({
-  allowed: values.join(', '),
-  parse: (text: string) => (values as string[]).includes(text) ? (text as T) : undefined,
-  check: (value: unknown) => typeof value === 'string' && (values as string[]).includes(value),
-});
-
-const integer = (min: number, max: number) => ({
-  allowed: `a whole number from ${min} to ${max}`,
-  parse: (text: string) => (/^\d{1,15}$/.test(text) ? Number(text) : undefined),
-  check: (value: unknown) => Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max,
-});
-
 const DAY_MS = 86_400_000;
-const duration = (minMs: number, allowZero: boolean, maxDays = 365) => ({
-  allowed: `a duration like 90s, 30m, 12h, 7d or a number of seconds${allowZero ? ' (0 = none)' : ''}, at least ${minMs / 1000}s and at most ${maxDays}d`,
-  parse: parseDurationMs,
-  check: (value: unknown) =>
-    Number.isSafeInteger(value) &&
-    ((allowZero && value === 0) || ((value as number) >= minMs && (value as number) <= maxDays * DAY_MS)),
-});
-
-const text = (pattern: RegExp, allowed: string) => ({
-  allowed,
-  parse: (value: string) => (pattern.test(value) ? value : undefined),
-  check: (value: unknown) => typeof value === 'string' && pattern.test(value),
-});
-
-const url = (protocols: string[]) => ({
-  allowed: `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
-  parse: (value: string) => (isUrl(value, protocols) ? value : undefined),
-  check: (value: unknown) => typeof value === 'string' && isUrl(value, protocols),
-  secret: true,
-});
-
-function isUrl(value: string, protocols: string[]): boolean {
-  try {
-    return protocols.includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-}
-
-const boolean = {
-  allowed: 'true or false',
-  parse: (value: string) => (value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : undefined),
-  check: (value: unknown) => typeof value === 'boolean',
-};
 
 /** Identifiers PostgreSQL accepts unquoted, optionally schema-qualified; no quoting games. */
 export const PG_TABLE_PATTERN = /^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$/;
@@ -148,7 +80,7 @@ const MAKE_A_KEY = 'openssl rand -base64 32';
 const COOKIE_PREFIX_NEEDING_SECURE = /^__(host|secure)-/i;
 
 /** The table of settings: environment variable, parser and check for each option. */
-const SETTINGS: { [K in Key]-?: Setting<K> } = {
+const SETTINGS: SettingsTable<SessionkeeperOptions> = {
   store: { env: 'SESSION_STORE', ...oneOf<StoreKind>('file', 'redis', 'postgres') },
   fileDir: { env: 'SESSION_FILE_DIR', ...text(/^[^\0]{1,4096}$/, 'a directory path') },
   pgTable: {
@@ -156,6 +88,7 @@ const SETTINGS: { [K in Key]-?: Setting<K> } = {
     ...text(PG_TABLE_PATTERN, 'a lower-case identifier (letters, digits, _; at most 63), optionally schema.table'),
   },
   redisUrl: { env: 'REDIS_URL', ...url(['redis:', 'rediss:']) },
+  redisPrefix: { env: 'SESSION_REDIS_PREFIX', ...text(/^[\x21-\x7e]{1,100}$/, 'a key prefix of 1 to 100 printable characters without spaces') },
   databaseUrl: { env: 'DATABASE_URL', ...url(['postgres:', 'postgresql:']) },
   idleTtlMs: { env: 'SESSION_TTL', ...duration(1000, false) },
   absoluteTtlMs: { env: 'SESSION_ABSOLUTE_TTL', ...duration(1000, true) },
@@ -172,28 +105,19 @@ const SETTINGS: { [K in Key]-?: Setting<K> } = {
   sweepIntervalMs: { env: 'SESSION_SWEEP_INTERVAL', ...duration(1000, false, 24) },
   maxCount: { env: 'SESSION_MAX_COUNT', ...integer(0, 1_000_000_000) },
   maxSessionBytes: { env: 'SESSION_MAX_BYTES', ...integer(1024, 128 * 1024 * 1024) },
-  uploadMaxBytes: { env: 'UPLOAD_MAX_BYTES', ...integer(1, 1024 * 1024 * 1024) },
-  adminUser: { env: 'ADMIN_USER', ...text(/^[^:\s]{1,128}$/, 'a user name of 1 to 128 characters without spaces or colons') },
-  adminPassword: {
-    env: 'ADMIN_PASSWORD',
-    ...text(/^.{8,1024}$/, 'a password of at least 8 characters'),
-    secret: true,
-  },
-  port: { env: 'PORT', ...integer(0, 65535) },
-  host: { env: 'HOST', ...text(/^[A-Za-z0-9.:_-]{1,255}$/, 'a host name or IP address') },
-  trustProxy: { env: 'TRUST_PROXY', ...boolean },
   logLevel: { env: 'LOG_LEVEL', ...oneOf<LogLevel>('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
   logFormat: { env: 'LOG_FORMAT', ...oneOf<LogFormat>('json', 'pretty') },
   production: { env: 'NODE_ENV', ...boolean, allowed: 'any value (production means production)', parse: (value) => value === 'production' },
 };
 
 /** The defaults, in one place (`logFormat` depends on whether stdout is a terminal). */
-export function defaultOptions(isTty = Boolean(process.stdout.isTTY)): Required<Omit<SessionkeeperOptions, 'databaseUrl' | 'adminPassword' | 'keys'>> {
+export function defaultOptions(isTty = Boolean(process.stdout.isTTY)): Required<Omit<SessionkeeperOptions, 'databaseUrl' | 'keys'>> {
   return {
     store: 'file',
     fileDir: './var/sessions',
     pgTable: 'sessionkeeper_sessions',
     redisUrl: 'redis://127.0.0.1:6379',
+    redisPrefix: 'sessionkeeper:',
     idleTtlMs: 30 * 60_000,
     absoluteTtlMs: DAY_MS,
     cookieType: 'persistent',
@@ -201,28 +125,15 @@ export function defaultOptions(isTty = Boolean(process.stdout.isTTY)): Required<
     sweepIntervalMs: 60_000,
     maxCount: 0,
     maxSessionBytes: 2 * 1024 * 1024,
-    uploadMaxBytes: 1_048_576,
-    adminUser: 'admin',
-    port: 3000,
-    host: '127.0.0.1',
-    trustProxy: false,
     logLevel: 'info',
     logFormat: isTty ? 'pretty' : 'json',
     production: false,
   };
 }
 
-/** Reads the options that are set in an environment; an empty variable counts as unset. */
+/** Reads the library's options that are set in an environment; an empty variable counts as unset. */
 export function optionsFromEnv(env: Env = process.env): SessionkeeperOptions {
-  const options: Record<string, unknown> = {};
-  for (const [key, setting] of Object.entries(SETTINGS) as [Key, Setting<Key>][]) {
-    const raw = env[setting.env];
-    if (raw === undefined || raw === '') continue;
-    const value = setting.parse(raw);
-    if (value === undefined || !setting.check(value)) throw invalid(setting, raw);
-    options[key] = value;
-  }
-  return options as SessionkeeperOptions;
+  return readSettings(SETTINGS, env);
 }
 
 /**
@@ -230,14 +141,9 @@ export function optionsFromEnv(env: Env = process.env): SessionkeeperOptions {
  * for the first invalid or missing setting.
  */
 export function resolveConfig(options: SessionkeeperOptions = {}, isTty?: boolean): SessionkeeperConfig {
-  const merged: Record<string, unknown> = { ...defaultOptions(isTty) };
-  for (const [key, value] of Object.entries(options)) if (value !== undefined) merged[key] = value;
-
-  for (const [key, setting] of Object.entries(SETTINGS) as [Key, Setting<Key>][]) {
-    const value = merged[key];
-    if (value !== undefined && !setting.check(value)) throw invalid(setting, value, key);
-  }
-  const config = merged as unknown as SessionkeeperConfig;
+  const merged = withDefaults<SessionkeeperOptions>(defaultOptions(isTty), options);
+  checkSettings(SETTINGS, merged);
+  const config = merged as SessionkeeperConfig;
   if (config.store === 'postgres' && !config.databaseUrl) {
     throw new ConfigError('DATABASE_URL', 'DATABASE_URL is required when SESSION_STORE=postgres: set it to a URL like postgres://user@127.0.0.1:5432/db');
   }
@@ -279,12 +185,6 @@ export function resolveConfig(options: SessionkeeperOptions = {}, isTty?: boolea
 /** Reads, defaults and validates the settings of an environment. */
 export function loadConfig(env: Env = process.env, isTty?: boolean): SessionkeeperConfig {
   return resolveConfig(optionsFromEnv(env), isTty);
-}
-
-function invalid(setting: Setting<Key>, value: unknown, option?: string): ConfigError {
-  const shown = setting.secret ? '(hidden)' : JSON.stringify(value);
-  const name = option ? `${setting.env} (option ${option})` : setting.env;
-  return new ConfigError(setting.env, `${name}=${shown} is not valid: expected ${setting.allowed}`);
 }
 
 /** A URL with any password replaced, for logs and the dashboard. */

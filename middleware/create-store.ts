@@ -15,6 +15,7 @@ export function createStore(config: SessionkeeperConfig, onBackgroundError: (err
     case 'redis':
       return new RedisStore({
         url: config.redisUrl,
+        prefix: config.redisPrefix,
         expiryGraceMs: Math.max(10 * 60_000, 3 * config.sweepIntervalMs),
         onBackgroundError,
       });

@@ -17,7 +17,9 @@ export function encodeCursor(position: CursorPosition): string {
 
 /** Thrown for a cursor that was not made by `encodeCursor`. */
 export class InvalidCursorError extends Error {
+  /** Koa's status for the answer: the caller's mistake, not the store's. */
   readonly status = 400;
+  /** Koa's convention: the message is meant for the client. */
   readonly expose = true;
   constructor() {
     super('The cursor is not valid: pass the nextCursor of the previous page, or none for the first page.');

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from './logger.ts';
 import type { StoreKind } from './store.ts';
 
-/** The lifecycle events sessionkeeper logs and emits (SPEC.md, "Lifecycle events"). */
+/** The lifecycle events sessionkeeper logs and emits (the README's "Lifecycle events" lists each with its fields). */
 export type LifecycleEventName =
   | 'session.created'
   | 'session.destroyed'
@@ -11,23 +11,26 @@ export type LifecycleEventName =
   | 'session.regenerated'
   | 'sessions.purged';
 
-/** Who ended a session. */
+/** Who ended a session: the visitor (`user`), an operator (`admin`) or the application's own code (`app`). */
 export type DestroyedBy = 'user' | 'admin' | 'app';
 
 /** One lifecycle event as logged, emitted and shown on the dashboard. */
 export interface LifecycleEvent {
+  /** Which event this is. */
   event: LifecycleEventName;
   /** Public id of the session (absent on `sessions.purged`). */
   sid?: string;
+  /** The backend that holds the session (`file`, `redis` or `postgres`). */
   store: StoreKind;
   /** ISO 8601 time of the event. */
   at: string;
-  /** `session.destroyed`: who ended it. */
+  /** `session.destroyed`: who ended it; `sessions.purged`: always `admin` (an operator's bulk action). */
   by?: DestroyedBy;
   /** `session.regenerated`: the public id the session had before. */
   previousSid?: string;
-  /** `sessions.purged`: how many sessions the bulk action removed, and which. */
+  /** `sessions.purged`: how many sessions the bulk action removed. */
   count?: number;
+  /** `sessions.purged`: which sessions it removed: the expired ones, or every session live or expired. */
   scope?: 'expired' | 'all';
 }
 

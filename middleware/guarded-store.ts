@@ -6,11 +6,11 @@ import {
 } from './store.ts';
 import { InvalidCursorError } from './cursor.ts';
 
-/** Default bound on one store call: well under the 5 s SPEC.md allows for a 503. */
+/** Default bound on one store call: well under the 5 s within which a request the store cannot serve gets its 503. */
 export const DEFAULT_STORE_TIMEOUT_MS = 3000;
 
-/** What one request may spend waiting on the store in all, so its 503 comes within SPEC.md's 5 s. */
-export const REQUEST_STORE_BUDGET_MS = 4500;
+/** What one request may spend waiting on the store in all, so its 503 comes within 5 s (the README's "When the store fails"). */
+const REQUEST_STORE_BUDGET_MS = 4500;
 
 /** The store time left to the request being served (absent outside a request). */
 const requestBudget = new AsyncLocalStorage<{ remainingMs: number }>();
@@ -34,6 +34,7 @@ const READ_OPERATIONS = new Set(['get', 'list', 'count', 'ping']);
  * Reads and writes recover apart: a store that reads but refuses writes is
  * still failing, so a request that reads and then writes does not log twice.
  * A namespace of the store shares its state: one backend, one outage, one line.
+ * Its methods keep the SessionStore contract.
  */
 export class GuardedStore implements SessionStore {
   readonly kind: StoreKind;
@@ -70,9 +71,6 @@ export class GuardedStore implements SessionStore {
   }
   create(id: string, record: SessionRecord): Promise<void> { return this.#run('create', () => this.inner.create(id, record)); }
   update(id: string, record: SessionRecord, now: number): Promise<boolean> { return this.#run('update', () => this.inner.update(id, record, now)); }
-  touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
-    return this.#run('touch', () => this.inner.touch(id, lastSeenAt, expiresAt, now));
-  }
   destroy(id: string): Promise<boolean> { return this.#run('destroy', () => this.inner.destroy(id)); }
   list(options: ListOptions): Promise<SessionPage> { return this.#run('list', () => this.inner.list(options)); }
   count(now: number): Promise<number> { return this.#run('count', () => this.inner.count(now)); }

@@ -1,24 +1,36 @@
 /**
- * sessionkeeper: server-side sessions for Koa in Redis, PostgreSQL or plain
+ * `sessionkeeper`: server-side sessions for Koa in Redis, PostgreSQL or plain
  * files, that clean up after themselves and that operators can see into.
+ * The dashboard is the other entry point, `sessionkeeper/admin`.
  */
+
+// Building the middleware.
 export { createSessionkeeper, type Sessionkeeper, type SessionkeeperDependencies } from './sessionkeeper.ts';
+
+// Settings: the options object and its environment variables.
 export {
-  loadConfig, optionsFromEnv, resolveConfig, defaultOptions, redactUrl, ConfigError,
+  loadConfig, optionsFromEnv, resolveConfig, ConfigError,
   type SessionkeeperConfig, type SessionkeeperOptions, type CookieType, type LogFormat, type LogLevel,
 } from './config.ts';
+
+// What a route does with its visitor's session beyond reading and writing `ctx.session`.
 export { endSession, regenerateSession, sessionPublicId } from './koa-store-adapter.ts';
 export { SessionTooLargeError } from './session-too-large.ts';
-export { SessionEvents, type LifecycleEvent, type LifecycleEventName, type DestroyedBy } from './events.ts';
-export { Sweeper, type SweepReport } from './sweeper.ts';
-export { GuardedStore, withStoreBudget, REQUEST_STORE_BUDGET_MS } from './guarded-store.ts';
-export { createLogger, type Logger } from './logger.ts';
-export { createStore } from './create-store.ts';
+export { StoreUnavailableError } from './store.ts';
+
+// Lifecycle events and what the sweeper reports.
+export type { SessionEvents, LifecycleEvent, LifecycleEventName, DestroyedBy } from './events.ts';
+export type { Sweeper, SweepReport } from './sweeper.ts';
+export type { GuardedStore } from './guarded-store.ts';
+export type { Logger } from './logger.ts';
+export type { SecurityLog } from './security-log.ts';
+export { publicIdOf } from './ids.ts';
+
+// The store contract, for a store of your own, and the three stores, for one that shares your client or pool.
 export { InvalidCursorError } from './cursor.ts';
-export { publicIdOf, isWellFormedPublicId } from './ids.ts';
 export {
-  StoreUnavailableError, MAX_PAGE_SIZE, expiryOf,
-  type Lifetime,
+  MAX_PAGE_SIZE, expiryOf,
+  type Lifetime, type CounterRule, type CounterState,
   type SessionStore, type SessionRecord, type SessionSummary, type SessionPage, type ListOptions, type ListSort, type StoreKind, type SessionData,
 } from './store.ts';
 export { FileStore, type FileStoreOptions } from './stores/file-store.ts';

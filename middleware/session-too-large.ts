@@ -6,7 +6,9 @@
  * middleware, which throws it when it saves the session after the routes.
  */
 export class SessionTooLargeError extends Error {
+  /** Koa's status for the answer (Payload Too Large), unless the app catches the error. */
   status = 413;
+  /** Koa's convention: the message is meant for the client. */
   expose = true;
 
   /**

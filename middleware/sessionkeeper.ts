@@ -26,12 +26,15 @@ export interface SessionkeeperDependencies {
 export interface Sessionkeeper {
   /** The Koa middleware: `app.use(sessions.middleware)`. */
   middleware: Koa.Middleware;
+  /** The validated settings, defaults applied (durations in ms, sizes in bytes). */
   config: SessionkeeperConfig;
   /** The store, every call bounded in time and mapped to 503 on failure. */
   store: GuardedStore;
   /** Lifecycle events: subscribe with `sessions.events.on('session.expired', …)`. */
   events: SessionEvents;
+  /** The expiry sweeper, already running on `sweepIntervalMs`: `sweepNow()` sweeps at once. */
   sweeper: Sweeper;
+  /** The pino logger every line goes through: `dependencies.logger`, or one built from `logLevel` and `logFormat`. */
   logger: Logger;
   /** Security events (refused cookies and requests, admin sign-ins) as rate-limited `warn` lines. */
   securityLog: SecurityLog;
@@ -61,8 +64,8 @@ export async function createSessionkeeper(
   if (config.keysGenerated) {
     logger.warn('SESSION_KEYS is not set: signing cookies with a random key, so sessions end when the process restarts. Set SESSION_KEYS in production.');
   }
-  if (config.production && !config.trustProxy) {
-    logger.warn('NODE_ENV=production: session cookies are Secure, so requests must arrive over HTTPS. Behind a TLS proxy set TRUST_PROXY=true, or a plain-HTTP request that stores a session fails.');
+  if (config.production && !app.proxy) {
+    logger.warn('NODE_ENV=production: session cookies are Secure, so requests must arrive over HTTPS. Behind a TLS proxy set app.proxy = true (the reference server: TRUST_PROXY=true) before creating sessionkeeper, or a plain-HTTP request that stores a session fails.');
   }
   const inner = dependencies.store ?? createStore(config, (err) => logger.debug({ err, store: config.store }, 'session store connection error'));
   const store = new GuardedStore(inner, logger, dependencies.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS);
@@ -72,10 +75,8 @@ export async function createSessionkeeper(
   const securityLog = new SecurityLog(logger);
   await store.init().catch(() => undefined); // logged by the guard; the store retries on use
 
+  // Whether to trust X-Forwarded-* is the app's decision (`app.proxy`): sessionkeeper follows it for Secure cookies and client addresses.
   app.keys = config.keys;
-  app.proxy = config.trustProxy;
-  // Behind one trusted proxy, the client is the address that proxy appended, not whatever the client put first.
-  if (config.trustProxy) app.maxIpsCount = 1;
   const sessionMiddleware = createSession(
     {
       key: config.cookieName,

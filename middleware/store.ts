@@ -29,8 +29,11 @@ export interface SessionRecord {
 export interface SessionSummary {
   /** Public id (digest of the raw id), safe to show and log. */
   id: string;
+  /** When the session was first stored (ms). */
   createdAt: number;
+  /** When a request last used the session (ms). */
   lastSeenAt: number;
+  /** When the session expires unless it is used again (ms). */
   expiresAt: number;
   /** Size of the stored data as UTF-8 JSON, in bytes. */
   sizeBytes: number;
@@ -40,7 +43,9 @@ export interface SessionSummary {
 
 /** The limits that roll a session forward as it is used (ms; `absoluteTtlMs` 0 = none). */
 export interface Lifetime {
+  /** A session unused this long expires (`SESSION_TTL`). */
   idleTtlMs: number;
+  /** A session this old expires however active it is (`SESSION_ABSOLUTE_TTL`); 0 = no limit. */
   absoluteTtlMs: number;
 }
 
@@ -53,6 +58,7 @@ export function expiryOf(lifetime: Lifetime, createdAt: number, now: number): nu
 /** Orders of the session list. */
 export type ListSort = 'activity' | 'expiry';
 
+/** Which page of the session list `list` returns. */
 export interface ListOptions {
   /** Page size, 1..1000. */
   limit: number;
@@ -64,7 +70,9 @@ export interface ListOptions {
   now: number;
 }
 
+/** One page of the session list. */
 export interface SessionPage {
+  /** At most `limit` live sessions, in the order asked for. */
   sessions: SessionSummary[];
   /** Cursor of the next page, or null when this page is the last. */
   nextCursor: string | null;
@@ -115,11 +123,6 @@ export interface SessionStore {
    * Returns false, writing nothing, when it is gone: a destroyed session is never brought back.
    */
   update(id: string, record: SessionRecord, now: number): Promise<boolean>;
-  /**
-   * Moves `lastSeenAt` and `expiresAt` of a live session forward without rewriting its data.
-   * Returns false, writing nothing, when the session is gone or expired at `now`.
-   */
-  touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean>;
   /** Removes a session. Returns true when this call removed it, false when it was not there. */
   destroy(id: string): Promise<boolean>;
   /** One page of live sessions, without loading the whole store. */
@@ -161,8 +164,15 @@ export interface SessionStore {
 
 /** The store did not answer, or answered with an error: requests get 503. */
 export class StoreUnavailableError extends Error {
+  /** Koa's status for the answer: 503, the store may answer again later. */
   readonly status = 503;
+  /** Koa's convention: the message is meant for the client (it never says where the store lives). */
   readonly expose = true;
+  /**
+   * @param storeKind the backend that failed.
+   * @param message what the client is told.
+   * @param options `cause`: the driver's error or the timeout, for the log line.
+   */
   constructor(readonly storeKind: StoreKind, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StoreUnavailableError';

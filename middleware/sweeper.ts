@@ -5,7 +5,9 @@ import type { SessionStore } from './store.ts';
 
 /** What one sweep removed. */
 export interface SweepReport {
+  /** Expired sessions removed, each logged as `session.expired`. */
   expired: number;
+  /** Live sessions removed to bring the count down to `maxCount`, each logged as `session.evicted`. */
   evicted: number;
 }
 

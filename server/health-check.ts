@@ -1,7 +1,7 @@
 import type Koa from 'koa';
 import type { SessionStore } from '../middleware/store.ts';
 import { StoreUnavailableError } from '../middleware/store.ts';
-import { PageError } from './page-error.ts';
+import { PageError } from '../web/page-error.ts';
 
 /**
  * `GET /healthz`: `200 {store, healthy: true}` when the session store answers,

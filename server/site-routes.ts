@@ -1,11 +1,11 @@
 import Router from '@koa/router';
-import type { SessionkeeperConfig } from '../middleware/config.ts';
-import { endSession } from '../middleware/koa-store-adapter.ts';
-import { formatBytes, formatDurationLong, formatTime } from './format.ts';
-import { requireSameOrigin } from './same-origin.ts';
+import { endSession, type SessionkeeperConfig } from '../middleware/index.ts';
+import { formatBytes, formatDurationLong, formatTime } from '../web/format.ts';
+import { requireSameOrigin } from '../web/same-origin.ts';
 import { linesOf, textOf } from './text-lines.ts';
 import { parseUpload, uploadedFileOf, UPLOAD_FIELD } from './upload-form.ts';
 import { storedUploadOf, storeUpload, type StoredUpload } from './upload-session.ts';
+import type { ServerSettings } from './settings.ts';
 import type { RenderPage } from './views.ts';
 
 /**
@@ -13,10 +13,10 @@ import type { RenderPage } from './views.ts';
  * forget the session. Every page is built from the visitor's session, so
  * none may be cached.
  */
-export function siteRoutes(config: SessionkeeperConfig, renderPage: RenderPage): Router {
+export function siteRoutes(config: SessionkeeperConfig, server: ServerSettings, renderPage: RenderPage): Router {
   const router = new Router();
   const limits = {
-    maxSize: formatBytes(config.uploadMaxBytes),
+    maxSize: formatBytes(server.uploadMaxBytes),
     idleTtl: formatDurationLong(config.idleTtlMs),
     absoluteTtl: config.absoluteTtlMs > 0 ? formatDurationLong(config.absoluteTtlMs) : undefined,
   };
@@ -36,7 +36,7 @@ export function siteRoutes(config: SessionkeeperConfig, renderPage: RenderPage):
     });
   });
 
-  router.post('/', requireSameOrigin, parseUpload(config.uploadMaxBytes), async (ctx) => {
+  router.post('/', requireSameOrigin, parseUpload(server.uploadMaxBytes), async (ctx) => {
     const file = uploadedFileOf(ctx);
     // The text, not its lines: an array of short lines stores several times the file's size as JSON.
     storeUpload(ctx, { fileName: file.fileName, text: textOf(file.bytes), sizeBytes: file.bytes.length, uploadedAt: new Date().toISOString() });

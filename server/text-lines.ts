@@ -1,4 +1,4 @@
-import { PageError } from './page-error.ts';
+import { PageError } from '../web/page-error.ts';
 
 /** Line breaks of text files from any platform; a lone `\r` stays in its line. */
 const LINE_BREAK = /\r\n|\n/;

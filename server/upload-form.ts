@@ -1,7 +1,7 @@
 import type Koa from 'koa';
-import { formatBytes } from './format.ts';
+import { formatBytes } from '../web/format.ts';
 import { FormRefusal, type FormFile, type FormRefusalReason, MAX_ENVELOPE_BYTES, parseMultipart } from './multipart-form.ts';
-import { PageError } from './page-error.ts';
+import { PageError } from '../web/page-error.ts';
 import { BodyRefusal, readRequestBody } from './request-body.ts';
 
 /** The form field that carries the file. */

@@ -9,7 +9,6 @@ import Koa from 'koa';
 import pino from 'pino';
 import { createSessionkeeper } from '../../middleware/sessionkeeper.ts';
 import { createLogger } from '../../middleware/logger.ts';
-import { RedisStore } from '../../middleware/stores/redis-store.ts';
 import type { ListSort, StoreKind } from '../../middleware/store.ts';
 import { benchNamespace, COOKIE_SECRET, DATABASE_URL, REDIS_URL, serve, SESSION_TTL_MS } from './harness.ts';
 import { sessionRoutes } from './koa-routes.ts';
@@ -33,11 +32,11 @@ const sessions = await createSessionkeeper(
     pgTable: namespace.pgTable,
     databaseUrl: DATABASE_URL,
     redisUrl: REDIS_URL,
+    redisPrefix: namespace.redisPrefix,
     logLevel: 'info',
     logFormat: 'json',
   },
-  // Redis prefixes are not a setting: the run's prefix needs a store of its own.
-  { logger, store: kind === 'redis' ? new RedisStore({ url: REDIS_URL, prefix: namespace.redisPrefix }) : undefined },
+  { logger },
 );
 app.use(sessions.middleware);
 app.use(sessionRoutes());

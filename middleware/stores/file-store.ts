@@ -19,6 +19,7 @@ import {
 import { withLockFile } from './lock-file.ts';
 import { BoundedSelection, mapConcurrently, SESSION_FILE_SUFFIX, SessionDirectoryWalk, TEMP_FILE_PREFIX, walkSessionDirectory } from './file-index.ts';
 
+/** What `new FileStore(…)` takes. */
 export interface FileStoreOptions {
   /** Directory of the session files; `init()` creates it (mode 0700) when missing. */
   dir: string;
@@ -39,6 +40,10 @@ interface StoredSession extends SessionRecord {
   v: typeof FORMAT_VERSION;
 }
 
+/**
+ * Sessions as files in one directory, for one host (several processes on it may
+ * share the directory). Its methods keep the SessionStore contract.
+ */
 export class FileStore implements SessionStore {
   readonly kind = 'file' as const;
   /** The absolute path of the session directory. */
@@ -75,12 +80,6 @@ export class FileStore implements SessionStore {
   async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
     if (!isWellFormedPublicId(id)) return false;
     return this.write(id, record, async () => this.isLive(id, now));
-  }
-
-  async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
-    const current = await this.get(id, now);
-    if (!current) return false;
-    return this.write(id, { ...current, lastSeenAt, expiresAt }, async () => this.isLive(id, now));
   }
 
   async destroy(id: string): Promise<boolean> {
@@ -152,7 +151,7 @@ export class FileStore implements SessionStore {
   /**
    * The file's mtime decides, read again at the moment of the unlink and in the same step against this
    * process's writes (`exclusive`): every session file gets its mtime set to the session's expiry before
-   * it is renamed into place, so mtime and content agree, and a touch that moved the expiry since the
+   * it is renamed into place, so mtime and content agree, and a write that moved the expiry since the
    * walk's stat keeps the session. One `lstat` instead of reading the content keeps a purge of 100,000
    * sessions to two file operations each. Only the process whose unlink succeeds reports the id, so each
    * expiry is reported once.

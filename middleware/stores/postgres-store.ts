@@ -12,6 +12,7 @@ import {
   type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary,
 } from '../store.ts';
 
+/** What `new PostgresStore(…)` takes: exactly one of `pool` or `connectionString`. */
 export interface PostgresStoreOptions {
   /** A pool the caller owns: the store uses it and never ends it. */
   pool?: pg.Pool;
@@ -55,7 +56,7 @@ interface SummaryRow {
   key_names: string[];
 }
 
-/** Sessions in a PostgreSQL table. */
+/** Sessions in a PostgreSQL table, shared by every process that uses the same table. Its methods keep the SessionStore contract. */
 export class PostgresStore implements SessionStore {
   readonly kind = 'postgres';
   readonly location: string;
@@ -143,15 +144,6 @@ export class PostgresStore implements SessionStore {
       `UPDATE ${this.table} SET data = $2, key_names = $3, created_at_ms = $4, last_seen_at_ms = $5, expires_at_ms = $6, size_bytes = $7
        WHERE id = $1 AND expires_at_ms > $8`,
       [...rowValues(id, record), now],
-    );
-    return rowCount === 1;
-  }
-
-  async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
-    const { rowCount } = await this.prepared(
-      'touch',
-      `UPDATE ${this.table} SET last_seen_at_ms = $2, expires_at_ms = $3 WHERE id = $1 AND expires_at_ms > $4`,
-      [id, lastSeenAt, expiresAt, now],
     );
     return rowCount === 1;
   }

@@ -17,6 +17,7 @@ import { assertNamespaceName, dataSizeBytes, type CounterRule, type CounterState
  */
 export type RedisStoreClient = RedisClientType<any, any, any, RespVersions>;
 
+/** What `new RedisStore(…)` takes: exactly one of `client` or `url`. */
 export interface RedisStoreOptions {
   /** A node-redis v5 client the caller owns (and connects): the store uses it and never closes it. */
   client?: RedisStoreClient;
@@ -58,7 +59,7 @@ redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return 1`);
 
-/** update and touch: writes only while the session exists and is unexpired, so a destroyed session never comes back. */
+/** update: writes only while the session exists and is unexpired, so a destroyed session never comes back. */
 const WRITE_IF_LIVE = script(`
 local expiresAt = redis.call('HGET', KEYS[1], 'e')
 if not expiresAt or tonumber(expiresAt) <= tonumber(ARGV[1]) then return 0 end
@@ -171,7 +172,7 @@ while #rows < want and pos >= 0 do
 end
 return rows`);
 
-/** Sessions in Redis. */
+/** Sessions in Redis, shared by every process that uses the same Redis and prefix. Its methods keep the SessionStore contract. */
 export class RedisStore implements SessionStore {
   readonly kind = 'redis';
   readonly location: string;
@@ -227,10 +228,6 @@ export class RedisStore implements SessionStore {
   async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
     const { createdAt, lastSeenAt, expiresAt, data } = record;
     return this.writeIfLive(id, lastSeenAt, expiresAt, now, ['c', String(createdAt), 'l', String(lastSeenAt), 'e', String(expiresAt), 'd', JSON.stringify(data)]);
-  }
-
-  async touch(id: string, lastSeenAt: number, expiresAt: number, now: number): Promise<boolean> {
-    return this.writeIfLive(id, lastSeenAt, expiresAt, now, ['l', String(lastSeenAt), 'e', String(expiresAt)]);
   }
 
   async destroy(id: string): Promise<boolean> {

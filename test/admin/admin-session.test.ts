@@ -8,7 +8,7 @@ import type { SessionStore } from '../../middleware/store.ts';
 import { createNamespace, STORE_KINDS, type StoreNamespace } from '../helpers/store-fixtures.ts';
 
 const KEYS = ['admin-session-test-key-0123456789'];
-const OPTIONS = { user: 'admin', password: 'long enough secret', keys: KEYS, secure: false, idleTtlMs: 60_000, absoluteTtlMs: 150_000 };
+const OPTIONS = { user: 'admin', password: 'long enough secret', keys: KEYS, secure: false, cookiePath: '/admin', idleTtlMs: 60_000, absoluteTtlMs: 150_000 };
 
 /**
  * A Koa app driving AdminSessions: /start signs in, /read answers the session

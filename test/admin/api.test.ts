@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { encodeCursor } from '../../middleware/cursor.ts';
 import type { LifecycleEvent } from '../../middleware/events.ts';
+import { basicAuth } from '../helpers/dashboard-client.ts';
+import { idsStillStored, seedSessions } from '../helpers/seeded-sessions.ts';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
-import { basicAuth, createAdminApp, idsStillStored, seedSessions, type AdminTestApp } from '../helpers/admin-app.ts';
+import { createTestApp, type TestApp } from '../helpers/test-app.ts';
 
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
@@ -19,7 +21,7 @@ interface ApiSession {
 
 for (const kind of STORE_KINDS) {
   describe(`dashboard JSON API (${kind} store)`, () => {
-    let site: AdminTestApp;
+    let site: TestApp;
     let events: LifecycleEvent[];
     const api = () => {
       const client = request(site.app.callback());
@@ -32,7 +34,7 @@ for (const kind of STORE_KINDS) {
     };
 
     before(async () => {
-      site = await createAdminApp(kind);
+      site = await createTestApp(kind);
       site.sessions.events.on('event', (event: LifecycleEvent) => events.push(event));
     });
     beforeEach(async () => {

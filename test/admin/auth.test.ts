@@ -1,10 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import { basicAuth, cookiesSet, csrfTokenIn } from '../helpers/dashboard-client.ts';
+import { idsStillStored, seedSessions } from '../helpers/seeded-sessions.ts';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
-import {
-  ADMIN_PASSWORD, ADMIN_USER, basicAuth, cookiesSet, createAdminApp, csrfTokenIn, idsStillStored, seedSessions, signIn, type AdminTestApp,
-} from '../helpers/admin-app.ts';
+import { createTestApp, type TestApp } from '../helpers/test-app.ts';
+import { ADMIN_PASSWORD, ADMIN_USER } from '../helpers/test-settings.ts';
 
 /** Every dashboard page (GET) and form target (POST), with `id` the public id of a live session. */
 const htmlGets = ['/admin', '/admin/', '/admin/end-all', '/admin?sort=expiry&limit=5'];
@@ -22,7 +23,7 @@ const apiRoutes = (id: string): ['get' | 'post' | 'delete', string][] => [
 
 for (const kind of STORE_KINDS) {
   describe(`dashboard authentication (${kind} store)`, () => {
-    let site: AdminTestApp;
+    let site: TestApp;
     let live: string[];
     let expired: string[];
     let seeded: string[];
@@ -31,7 +32,7 @@ for (const kind of STORE_KINDS) {
     const nextAddress = () => `198.51.100.${++address}`;
 
     before(async () => {
-      site = await createAdminApp(kind, { trustProxy: true });
+      site = await createTestApp(kind, { server: { trustProxy: true } });
       live = await seedSessions(site.store, { count: 3 });
       expired = await seedSessions(site.store, { count: 2, expiresInMs: -60_000 });
       seeded = [...live, ...expired];
@@ -77,7 +78,7 @@ for (const kind of STORE_KINDS) {
       const stats = await request(site.app.callback()).get('/admin/api/stats').set('Authorization', basicAuth()).expect(200);
       assert.equal(stats.body.live, 3);
       const agent = site.agent();
-      await signIn(agent);
+      await site.signIn(agent);
       const page = await agent.get('/admin').expect(200);
       assert.match(page.text, /Signed in as <strong>operator<\/strong>/);
       await agent.get('/admin/login').expect(303).expect('Location', '/admin');
@@ -139,7 +140,7 @@ for (const kind of STORE_KINDS) {
 
     test('logout ends the admin session; a copy of its cookie no longer works', async () => {
       const agent = site.agent();
-      const csrf = await signIn(agent);
+      const csrf = await site.signIn(agent);
       const signedIn = await agent.get('/admin').expect(200);
       const copy = cookiesSet(signedIn).filter((c) => c.startsWith('sk_admin')).map((c) => c.split(';')[0]).join('; ');
       assert.match(copy, /sk_admin=.*; sk_admin\.sig=/);
@@ -154,7 +155,7 @@ for (const kind of STORE_KINDS) {
 
     test('a tampered admin cookie is not a sign-in', async () => {
       const agent = site.agent();
-      await signIn(agent);
+      await site.signIn(agent);
       const res = await agent.get('/admin').expect(200);
       const signature = cookiesSet(res).find((c) => c.startsWith('sk_admin.sig='))!.split(';')[0];
       const forged = Buffer.from(JSON.stringify({ id: 'a'.repeat(43), u: ADMIN_USER, iat: Date.now(), exp: Date.now() + 60_000, csrf: 'b'.repeat(43), cred: 'c' })).toString('base64url');
@@ -165,7 +166,7 @@ for (const kind of STORE_KINDS) {
       const before = await site.store.count(Date.now());
       const agent = site.agent();
       const responses = [await agent.get('/admin/login')];
-      await signIn(agent);
+      await site.signIn(agent);
       responses.push(await agent.get('/admin'), await agent.get('/admin/end-all'), await agent.get('/admin/api/stats'));
       for (const res of responses) assert.ok(!cookiesSet(res).some((c) => /^sid(\.sig)?=/.test(c)), 'no visitor cookie');
       assert.equal(await site.store.count(Date.now()), before);
@@ -175,7 +176,7 @@ for (const kind of STORE_KINDS) {
 
     test('unknown dashboard paths are 404 (JSON under /admin/api); paths that only start with "admin" are not the dashboard', async () => {
       const agent = site.agent();
-      await signIn(agent);
+      await site.signIn(agent);
       const page = await agent.get('/admin/nothing-here').expect(404);
       assert.match(page.text, /There is no such dashboard page/);
       const api = await request(site.app.callback()).get('/admin/api/nothing').set('Authorization', basicAuth()).expect(404).expect('Content-Type', /json/);
@@ -188,11 +189,11 @@ for (const kind of STORE_KINDS) {
   });
 
   describe(`dashboard without ADMIN_PASSWORD (${kind} store)`, () => {
-    let site: AdminTestApp;
+    let site: TestApp;
     let seeded: string[];
 
     before(async () => {
-      site = await createAdminApp(kind, { adminPassword: undefined });
+      site = await createTestApp(kind, { admin: { password: undefined } });
       seeded = await seedSessions(site.store, { count: 2 });
     });
     after(() => site.close());
@@ -200,7 +201,7 @@ for (const kind of STORE_KINDS) {
     test('every dashboard route answers 503 and says how to set ADMIN_PASSWORD; nothing changes', async () => {
       for (const path of [...htmlGets, '/admin/login', '/admin/anything']) {
         const res = await request(site.app.callback()).get(path).set('Authorization', basicAuth()).expect(503).expect('Content-Type', /html/);
-        assert.match(res.text, /ADMIN_PASSWORD is not set/, path);
+        assert.match(res.text, /The dashboard is disabled because it has no password\. Set ADMIN_PASSWORD/, path);
         assert.match(res.text, /ADMIN_PASSWORD=/, path);
         assert.ok(!cookiesSet(res).some((c) => c.startsWith('sk_admin')), 'no admin cookie');
       }
@@ -209,7 +210,7 @@ for (const kind of STORE_KINDS) {
       }
       for (const [method, path] of apiRoutes(seeded[0]!)) {
         const res = await request(site.app.callback())[method](path).set('Authorization', basicAuth()).expect(503).expect('Content-Type', /json/);
-        assert.match(res.body.error, /ADMIN_PASSWORD is not set\. Set ADMIN_PASSWORD/, path);
+        assert.match(res.body.error, /^The dashboard is disabled because it has no password\. Set ADMIN_PASSWORD/, path);
       }
       assert.deepEqual(await idsStillStored(site.store, seeded), seeded);
     });

@@ -2,26 +2,27 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import type { LifecycleEvent } from '../../middleware/events.ts';
+import { basicAuth, csrfTokenIn } from '../helpers/dashboard-client.ts';
+import { idsStillStored, seedSessions } from '../helpers/seeded-sessions.ts';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
-import {
-  ADMIN_PASSWORD, ADMIN_USER, basicAuth, createAdminApp, csrfTokenIn, idsStillStored, seedSessions, signIn, type AdminTestApp,
-} from '../helpers/admin-app.ts';
+import { createTestApp, type TestApp } from '../helpers/test-app.ts';
+import { ADMIN_PASSWORD, ADMIN_USER } from '../helpers/test-settings.ts';
 
 for (const kind of STORE_KINDS) {
   describe(`dashboard CSRF protection (${kind} store)`, () => {
-    let site: AdminTestApp;
-    let agent: ReturnType<AdminTestApp['agent']>;
+    let site: TestApp;
+    let agent: ReturnType<TestApp['agent']>;
     let csrf: string;
     let live: string[];
     let seeded: string[];
     const adminActions: LifecycleEvent[] = [];
 
     before(async () => {
-      site = await createAdminApp(kind);
+      site = await createTestApp(kind);
       live = await seedSessions(site.store, { count: 3 });
       seeded = [...live, ...(await seedSessions(site.store, { count: 2, expiresInMs: -60_000 }))];
       agent = site.agent();
-      csrf = await signIn(agent);
+      csrf = await site.signIn(agent);
       site.sessions.events.on('event', (event: LifecycleEvent) => {
         if (event.event === 'sessions.purged' || event.event === 'session.destroyed') adminActions.push(event);
       });
@@ -32,7 +33,7 @@ for (const kind of STORE_KINDS) {
 
     test('a form without a token, with a wrong one, or with another sign-in\'s token gets 403 and removes nothing', async () => {
       const other = site.agent();
-      const otherToken = await signIn(other);
+      const otherToken = await site.signIn(other);
       assert.notEqual(otherToken, csrf);
       for (const path of forms()) {
         for (const body of [{}, { csrf: '' }, { csrf: 'x'.repeat(43) }, { csrf: `${csrf}x` }, { csrf: otherToken }]) {

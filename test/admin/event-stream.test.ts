@@ -15,20 +15,20 @@ import request from 'supertest';
 import { AdminSessions } from '../../admin/admin-session.ts';
 import { EventStreams, type EventStreamOptions } from '../../admin/event-stream.ts';
 import { createAdmin } from '../../admin/index.ts';
-import { resolveConfig } from '../../middleware/config.ts';
 import { SessionEvents } from '../../middleware/events.ts';
 import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
-import { createLogger } from '../../middleware/logger.ts';
 import { createSessionkeeper, type Sessionkeeper } from '../../middleware/sessionkeeper.ts';
-import { ADMIN_PASSWORD, ADMIN_USER, basicAuth, csrfTokenIn } from '../helpers/admin-app.ts';
+import { basicAuth, csrfTokenIn } from '../helpers/dashboard-client.ts';
+import { silentLogger } from '../helpers/log-capture.ts';
 import { createNamespace } from '../helpers/store-fixtures.ts';
+import { ADMIN_PASSWORD, ADMIN_USER, TEST_KEYS, testSessionOptions } from '../helpers/test-settings.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
-const KEYS = ['event-stream-test-key-0123456789abcdef'];
 const STREAM_PATH = '/admin/events/stream';
 /** Short enough that a test never waits long for a heartbeat. */
 const TEST_HEARTBEAT_MS = 50;
-const silentLogger = () => createLogger({ level: 'silent', format: 'json' });
+/** AdminSessions as any process with the test keys and credentials has them. */
+const ADMIN_SESSION_OPTIONS = { user: ADMIN_USER, password: ADMIN_PASSWORD, keys: TEST_KEYS, secure: false, cookiePath: '/admin' };
 
 /** The dashboard (createAdmin) on its own Koa app, listening on a free port: streams need a real connection. */
 interface Dashboard {
@@ -40,12 +40,8 @@ interface Dashboard {
 async function startDashboard(streamHeartbeatMs?: number): Promise<Dashboard> {
   const namespace = await createNamespace('file');
   const app = new Koa();
-  const config = resolveConfig(
-    { store: 'file', keys: KEYS, adminUser: ADMIN_USER, adminPassword: ADMIN_PASSWORD, sweepIntervalMs: 3_600_000, logLevel: 'silent', ...namespace.settings },
-    false,
-  );
-  const sessions = await createSessionkeeper(app, config, { store: namespace.open(), logger: silentLogger() });
-  app.use(createAdmin(sessions, { streamHeartbeatMs }));
+  const sessions = await createSessionkeeper(app, testSessionOptions(namespace), { logger: silentLogger() });
+  app.use(createAdmin(sessions, { user: ADMIN_USER, password: ADMIN_PASSWORD, streamHeartbeatMs }));
   const server = await listen(app);
   return {
     port: (server.address() as AddressInfo).port,
@@ -177,10 +173,10 @@ describe('live event stream and the sign-in it was opened with', () => {
   test('a stream whose admin session expires ends at the next heartbeat', async () => {
     // A token as any process with these keys and credentials issues it, with an idle expiry two seconds away.
     const issuer = new Koa();
-    issuer.keys = KEYS;
+    issuer.keys = TEST_KEYS;
     let expiresAtMs = 0;
     issuer.use(async (ctx) => {
-      const issuing = new AdminSessions({ user: ADMIN_USER, password: ADMIN_PASSWORD, keys: KEYS, secure: false, idleTtlMs: 2000, store: dashboard.sessions.namespace('admin') });
+      const issuing = new AdminSessions({ ...ADMIN_SESSION_OPTIONS, idleTtlMs: 2000, store: dashboard.sessions.namespace('admin') });
       expiresAtMs = (await issuing.start(ctx)).expiresAtMs;
       ctx.status = 204;
     });
@@ -207,9 +203,9 @@ describe('live event stream and a sign-out in another process', () => {
     const stream = await openStream(dashboard.port, { Cookie: session.cookie });
     // Another process over the same store signs the same cookie out: this process learns it from the store.
     const other = new Koa();
-    other.keys = KEYS;
+    other.keys = TEST_KEYS;
     other.use(async (ctx) => {
-      const elsewhere = new AdminSessions({ user: ADMIN_USER, password: ADMIN_PASSWORD, keys: KEYS, secure: false, store: dashboard.sessions.store.inner.withNamespace('admin') });
+      const elsewhere = new AdminSessions({ ...ADMIN_SESSION_OPTIONS, store: dashboard.sessions.store.inner.withNamespace('admin') });
       const signedIn = await elsewhere.read(ctx);
       assert.ok(signedIn, 'the other process reads the sign-in');
       await elsewhere.end(ctx, signedIn);
@@ -246,7 +242,7 @@ describe('EventStreams on their own', () => {
   async function serveStreams(options: EventStreamOptions) {
     const events = new SessionEvents(silentLogger(), 'file');
     const namespace = await createNamespace('file');
-    const adminSessions = new AdminSessions({ user: ADMIN_USER, password: ADMIN_PASSWORD, keys: KEYS, secure: false, store: namespace.open() });
+    const adminSessions = new AdminSessions({ ...ADMIN_SESSION_OPTIONS, store: namespace.open() });
     const streams = new EventStreams(events, adminSessions, options);
     const app = new Koa();
     app.use((ctx) => streams.open(ctx, undefined));

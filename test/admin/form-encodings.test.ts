@@ -7,14 +7,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
-import { ADMIN_PASSWORD, ADMIN_USER, csrfTokenIn, signIn } from '../helpers/admin-app.ts';
+import { csrfTokenIn } from '../helpers/dashboard-client.ts';
 import { compressed, streamChunkedRequest, type BodyEncoding } from '../helpers/request-bodies.ts';
-import { createSiteApp, type SiteHandle } from '../helpers/site-app.ts';
+import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
+import { ADMIN_PASSWORD, ADMIN_USER } from '../helpers/test-settings.ts';
 
 const ENCODINGS: BodyEncoding[] = ['gzip', 'deflate', 'br'];
 const FORM = 'application/x-www-form-urlencoded';
@@ -22,27 +21,21 @@ const FORM = 'application/x-www-form-urlencoded';
 const bytesAsTheyAre = (body: unknown) => body as string;
 
 describe('dashboard forms with a Content-Encoding or without a length', () => {
-  let site: SiteHandle;
+  let site: ListeningTestApp;
   let server: Server;
   let port: number;
   let operator: request.Agent;
   let csrf: string;
   before(async () => {
-    site = await createSiteApp('file', { adminUser: ADMIN_USER, adminPassword: ADMIN_PASSWORD });
-    server = site.app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    port = (server.address() as AddressInfo).port;
+    site = await createTestApp('file', { listen: true });
+    ({ httpServer: server, port } = site);
     operator = request.agent(server);
-    csrf = await signIn(operator);
+    csrf = await site.signIn(operator);
   });
-  after(async () => {
-    server.closeAllConnections();
-    server.close();
-    await site.close();
-  });
+  after(() => site.close());
 
   function assertNoErrorLogged(): void {
-    const errors = site.logText().split('\n').filter((line) => line && JSON.parse(line).level >= 50);
+    const errors = site.logs.lines().filter((line) => line.level! >= 50);
     assert.deepEqual(errors, [], 'no error-level log line');
   }
 

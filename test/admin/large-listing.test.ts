@@ -1,18 +1,20 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import { basicAuth } from '../helpers/dashboard-client.ts';
+import { seedSessions } from '../helpers/seeded-sessions.ts';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
-import { basicAuth, createAdminApp, seedSessions, signIn, type AdminTestApp } from '../helpers/admin-app.ts';
+import { createTestApp, type TestApp } from '../helpers/test-app.ts';
 
 const SESSION_COUNT = 10_000;
 const PAGE_SIZE = 50;
 
 for (const kind of STORE_KINDS) {
   describe(`listing ${SESSION_COUNT} sessions (${kind} store)`, () => {
-    let site: AdminTestApp;
+    let site: TestApp;
 
     before(async () => {
-      site = await createAdminApp(kind);
+      site = await createTestApp(kind);
       const startedMs = performance.now();
       await seedSessions(site.store, { count: SESSION_COUNT, batchSize: 200 });
       console.log(`${kind}: seeded ${SESSION_COUNT} sessions in ${Math.round(performance.now() - startedMs)} ms`);
@@ -35,7 +37,7 @@ for (const kind of STORE_KINDS) {
 
     test('the sessions page answers with the totals and `limit` rows', async () => {
       const agent = site.agent();
-      await signIn(agent);
+      await site.signIn(agent);
       const startedMs = performance.now();
       const page = await agent.get(`/admin?limit=${PAGE_SIZE}`).expect(200);
       console.log(`${kind}: sessions page (list + count + next expiry) of ${SESSION_COUNT} in ${(performance.now() - startedMs).toFixed(1)} ms`);

@@ -6,11 +6,11 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import type { LifecycleEvent } from '../../middleware/events.ts';
 import { publicIdOf } from '../../middleware/ids.ts';
+import { basicAuth, csrfTokenIn } from '../helpers/dashboard-client.ts';
+import { idsStillStored, seedSessions } from '../helpers/seeded-sessions.ts';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
-import { cookieHeaderOf, textFileForm } from '../helpers/site-app.ts';
-import {
-  basicAuth, createAdminApp, csrfTokenIn, idsStillStored, seedSessions, signIn, type AdminTestApp,
-} from '../helpers/admin-app.ts';
+import { createTestApp, type TestApp } from '../helpers/test-app.ts';
+import { cookieHeaderOf, textFileForm } from '../helpers/upload-forms.ts';
 
 /** The public ids of the session rows of a sessions page, in order. */
 function listedIds(html: string): string[] {
@@ -29,15 +29,15 @@ function resultNotice(html: string): string | undefined {
 
 for (const kind of STORE_KINDS) {
   describe(`dashboard pages (${kind} store)`, () => {
-    let site: AdminTestApp;
-    let agent: ReturnType<AdminTestApp['agent']>;
+    let site: TestApp;
+    let agent: ReturnType<TestApp['agent']>;
     let csrf: string;
     let events: LifecycleEvent[];
 
     before(async () => {
-      site = await createAdminApp(kind);
+      site = await createTestApp(kind);
       agent = site.agent();
-      csrf = await signIn(agent);
+      csrf = await site.signIn(agent);
       site.sessions.events.on('event', (event: LifecycleEvent) => events.push(event));
     });
     beforeEach(async () => {
@@ -66,7 +66,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(page.headers['cache-control'], 'no-store');
       assert.match(page.headers['content-security-policy'] ?? '', /script-src 'self'/, 'the site\'s security headers');
       assert.doesNotMatch(page.text, /<script>|style="/, 'no inline script or style (the CSP forbids them)');
-      assert.match(page.text, /<script src="\/static\/admin.js" defer><\/script>/);
+      assert.match(page.text, /<script src="\/admin\/static\/admin.js" defer><\/script>/, 'the dashboard\'s own assets, under its prefix');
     });
 
     test('each row shows id, created, last seen, expiry with time left, size and key names, never values; everything escaped', async () => {

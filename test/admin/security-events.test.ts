@@ -6,30 +6,31 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import Koa from 'koa';
-import pino from 'pino';
 import request from 'supertest';
 import { SecurityLog } from '../../middleware/security-log.ts';
-import { ADMIN_PASSWORD, ADMIN_USER, basicAuth, csrfTokenIn } from '../helpers/admin-app.ts';
-import { cookieHeaderOf, createSiteApp, textFileForm, type SiteHandle } from '../helpers/site-app.ts';
+import { basicAuth, csrfTokenIn } from '../helpers/dashboard-client.ts';
+import { captureLogs } from '../helpers/log-capture.ts';
+import { createTestApp, type TestApp } from '../helpers/test-app.ts';
+import { ADMIN_PASSWORD, ADMIN_USER } from '../helpers/test-settings.ts';
+import { cookieHeaderOf, textFileForm } from '../helpers/upload-forms.ts';
 
 const WARN = 40;
 type Line = Record<string, unknown> & { level: number; event?: string };
 
-function linesOf(site: SiteHandle): Line[] {
-  return site.logText().split('\n').filter(Boolean).map((text) => JSON.parse(text) as Line);
+function linesOf(site: TestApp): Line[] {
+  return site.logs.lines() as Line[];
 }
 
 /** The security lines of `event` logged since `from` lines. */
-function securityLines(site: SiteHandle, event: string, from = 0): Line[] {
+function securityLines(site: TestApp, event: string, from = 0): Line[] {
   return linesOf(site).slice(from).filter((line) => line.event === event && line.msg === event);
 }
 
 describe('security events in the log', () => {
-  let site: SiteHandle;
+  let site: TestApp;
   before(async () => {
-    site = await createSiteApp('file', { adminUser: ADMIN_USER, adminPassword: ADMIN_PASSWORD, trustProxy: true });
+    site = await createTestApp('file', { server: { trustProxy: true } });
   });
   after(() => site.close());
 
@@ -49,7 +50,7 @@ describe('security events in the log', () => {
     assert.equal(locked.length, 1);
     assert.equal(locked[0]!.scope, 'address');
     assert.ok(Number(locked[0]!.retryAfterSeconds) > 0);
-    assert.doesNotMatch(site.logText().split('\n').slice(from).join('\n'), /hunter\d-secret|aHVudGVy/, 'no password, raw or in base64');
+    assert.doesNotMatch(site.logs.text().split('\n').slice(from).join('\n'), /hunter\d-secret|aHVudGVy/, 'no password, raw or in base64');
   });
 
   test('signing in and out through the form are warn lines naming the user, never a token or cookie', async () => {
@@ -65,7 +66,7 @@ describe('security events in the log', () => {
     assert.equal(inLine?.level, WARN);
     assert.equal(outLine?.user, ADMIN_USER);
     const token = /sk_admin=([^;]+)/.exec(([] as string[]).concat(signedIn.headers['set-cookie'] ?? []).join(';'))![1]!;
-    const logged = site.logText().split('\n').slice(from).join('\n');
+    const logged = site.logs.text().split('\n').slice(from).join('\n');
     assert.ok(!logged.includes(token), 'the admin token is not logged');
     assert.ok(!logged.includes(csrf), 'the CSRF token is not logged');
   });
@@ -80,7 +81,7 @@ describe('security events in the log', () => {
     const refused = securityLines(site, 'request.csrf_refused', from);
     assert.deepEqual(refused.map((line) => [line.path, line.reason]), [['/admin/purge-expired', 'wrong token'], ['/forget', 'another origin']]);
     assert.ok(refused.every((line) => line.level === WARN));
-    assert.ok(!site.logText().includes('not the token'), 'what the client sent is not logged');
+    assert.ok(!site.logs.text().includes('not the token'), 'what the client sent is not logged');
   });
 
   test('a session cookie with a wrong signature or none is session.cookie_rejected; a first visit and a valid cookie are not', async () => {
@@ -97,22 +98,21 @@ describe('security events in the log', () => {
     const rejected = securityLines(site, 'session.cookie_rejected', from);
     assert.equal(rejected.length, 2);
     assert.ok(rejected.every((line) => line.level === WARN && line.reason === 'bad or missing signature'));
-    assert.ok(!site.logText().split('\n').slice(from).join('\n').includes(rawId), 'the cookie value is not logged');
+    assert.ok(!site.logs.text().split('\n').slice(from).join('\n').includes(rawId), 'the cookie value is not logged');
   });
 });
 
 describe('SecurityLog rate limit', () => {
   test('at most N lines of one kind a minute; the next line written says how many were left out', () => {
-    const lines: Line[] = [];
-    const logger = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } }));
-    const log = new SecurityLog(logger, 3);
+    const logs = captureLogs('info');
+    const log = new SecurityLog(logs.logger, 3);
     const app = new Koa();
     const ctx = app.createContext({ headers: {}, method: 'GET', url: '/x', socket: { remoteAddress: '192.0.2.1' } } as never, {} as never);
     const written = Array.from({ length: 10 }, () => log.warn('session.cookie_rejected', ctx, {}, 1_000));
     assert.deepEqual(written, [true, true, true, false, false, false, false, false, false, false]);
     assert.equal(log.warn('request.csrf_refused', ctx, {}, 1_000), true, 'each kind has its own limit');
     assert.equal(log.warn('session.cookie_rejected', ctx, {}, 61_000), true, 'a new minute');
-    const rejected = lines.filter((line) => line.event === 'session.cookie_rejected');
+    const rejected = logs.lines().filter((line) => line.event === 'session.cookie_rejected');
     assert.equal(rejected.length, 4);
     assert.equal(rejected[3]!.suppressed, 7);
     assert.equal(rejected[0]!.suppressed, undefined);

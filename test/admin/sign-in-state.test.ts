@@ -7,16 +7,18 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import { basicAuth, cookiesSet, csrfTokenIn } from '../helpers/dashboard-client.ts';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
-import { ADMIN_PASSWORD, ADMIN_USER, basicAuth, cookiesSet, createAdminApp, csrfTokenIn, signIn, type AdminTestApp } from '../helpers/admin-app.ts';
+import { createTestApp, type TestApp } from '../helpers/test-app.ts';
+import { ADMIN_PASSWORD, ADMIN_USER } from '../helpers/test-settings.ts';
 
 for (const kind of STORE_KINDS) {
   describe(`dashboard sign-ins kept in the ${kind} store`, () => {
-    let site: AdminTestApp;
-    const peers: AdminTestApp[] = [];
+    let site: TestApp;
+    const peers: TestApp[] = [];
     /** Another server process over the same store (or the same one restarted): same keys, same credentials. */
     const anotherProcess = async () => {
-      const peer = await createAdminApp(kind, { trustProxy: true, ...site.namespace.settings }, { store: site.namespace.open() });
+      const peer = await createTestApp(kind, { namespace: site.namespace, server: { trustProxy: true } });
       peers.push(peer);
       return peer;
     };
@@ -26,7 +28,7 @@ for (const kind of STORE_KINDS) {
     let accountFailures = 0;
 
     before(async () => {
-      site = await createAdminApp(kind, { trustProxy: true });
+      site = await createTestApp(kind, { server: { trustProxy: true } });
     });
     after(async () => {
       for (const peer of peers) await peer.close();
@@ -35,7 +37,7 @@ for (const kind of STORE_KINDS) {
 
     test('a signed-out cookie stays dead in another process and after a restart, and is never issued again', async () => {
       const agent = site.agent();
-      const csrf = await signIn(agent);
+      const csrf = await site.signIn(agent);
       const page = await agent.get('/admin').expect(200);
       const copy = cookiesSet(page).map((cookie) => cookie.split(';')[0]).join('; ');
       assert.match(copy, /sk_admin=/);

@@ -2,39 +2,29 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import request from 'supertest';
-import type { SessionStore, StoreKind } from '../../middleware/store.ts';
-import { FileStore } from '../../middleware/stores/file-store.ts';
-import { PostgresStore } from '../../middleware/stores/postgres-store.ts';
-import { RedisStore } from '../../middleware/stores/redis-store.ts';
+import { basicAuth, cookiesSet, csrfTokenIn } from '../helpers/dashboard-client.ts';
+import { unreachableStore } from '../helpers/failing-stores.ts';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
-import { ADMIN_PASSWORD, ADMIN_USER, basicAuth, cookiesSet, createAdminApp, csrfTokenIn, TEST_KEYS, type AdminTestApp } from '../helpers/admin-app.ts';
-
-/** A real store of each kind pointed at something that cannot answer: a path under a file, a closed port. */
-function unreachableStore(kind: StoreKind): SessionStore {
-  switch (kind) {
-    case 'file': return new FileStore({ dir: '/dev/null/sessionkeeper' });
-    case 'redis': return new RedisStore({ url: 'redis://127.0.0.1:1', prefix: 'sktest-down:' });
-    case 'postgres': return new PostgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/test', table: 'sktest_down' });
-  }
-}
+import { createTestApp, type TestApp } from '../helpers/test-app.ts';
+import { ADMIN_PASSWORD, ADMIN_USER, TEST_KEYS } from '../helpers/test-settings.ts';
 
 const SOME_ID = 'A'.repeat(43);
 
 for (const kind of STORE_KINDS) {
   describe(`dashboard while the ${kind} store does not answer`, () => {
-    let site: AdminTestApp;
+    let site: TestApp;
 
     before(async () => {
       // Sign-ins and failure counts live in the store too: while it is down, the dashboard can only say so.
-      site = await createAdminApp(kind, {}, { store: unreachableStore(kind), storeTimeoutMs: 500 });
+      site = await createTestApp(kind, { store: unreachableStore(kind), storeTimeoutMs: 500 });
     });
     after(() => site.close());
 
-    test('every API call gets 503 JSON within 5 seconds: credentials are checked against counts kept in the store', async () => {
+    test('every API call and the event stream get 503 JSON within 5 seconds: credentials are checked against counts kept in the store', async () => {
       const client = request(site.app.callback());
       const calls = [
         client.get('/admin/api/sessions'), client.get('/admin/api/stats'), client.get('/admin/api/events'), client.delete(`/admin/api/sessions/${SOME_ID}`),
-        client.post('/admin/api/purge-expired'), client.post('/admin/api/purge-all'),
+        client.post('/admin/api/purge-expired'), client.post('/admin/api/purge-all'), client.get('/admin/events/stream'),
       ];
       for (const call of calls) {
         const startedMs = Date.now();

@@ -18,9 +18,10 @@ import request from 'supertest';
 import { publicIdOf } from '../../middleware/ids.ts';
 import type { SessionRecord } from '../../middleware/store.ts';
 import { linesOf } from '../../server/text-lines.ts';
+import { basicAuth } from '../helpers/dashboard-client.ts';
 import { createSessionApp, type SessionApp } from '../helpers/session-app.ts';
-import { adminAuthorization, startListeningSite, type ListeningSite } from '../helpers/listening-site.ts';
-import { createNamespace, STORE_KINDS, type StoreNamespace } from '../helpers/store-fixtures.ts';
+import { STORE_KINDS } from '../helpers/store-fixtures.ts';
+import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
 import { Visitor } from '../helpers/visitor.ts';
 
 const CONCURRENT_REQUESTS = 100;
@@ -47,16 +48,11 @@ function sameCookies(visitor: Visitor): Visitor {
 
 for (const kind of STORE_KINDS) {
   describe(`100 concurrent requests on one session (${kind} store)`, () => {
-    let namespace: StoreNamespace;
-    let site: ListeningSite;
+    let site: ListeningTestApp;
     before(async () => {
-      namespace = await createNamespace(kind);
-      site = await startListeningSite(namespace.open(), { ...namespace.settings, idleTtlMs: IDLE_TTL_MS });
+      site = await createTestApp(kind, { sessions: { idleTtlMs: IDLE_TTL_MS }, listen: true });
     });
-    after(async () => {
-      await site?.close();
-      await namespace?.remove();
-    });
+    after(() => site?.close());
 
     test('uploads and reads through the site: every read and the final session hold one whole upload', async () => {
       const visitor = new Visitor(site.url);
@@ -89,7 +85,7 @@ for (const kind of STORE_KINDS) {
       assert.equal(upload.fileName, `u${/^upload (\d+)/.exec(lines[0]!)![1]}.txt`, 'name and lines come from the same upload');
       assertConsistentTimes(record, before, burstStartMs);
 
-      const listed = await fetch(`${site.url}/admin/api/sessions?limit=1000`, { headers: { Authorization: adminAuthorization() } });
+      const listed = await fetch(`${site.url}/admin/api/sessions?limit=1000`, { headers: { Authorization: basicAuth() } });
       const sessions = ((await listed.json()) as { sessions: { id: string; keys: string[]; sizeBytes: number }[] }).sessions;
       const rows = sessions.filter((session) => session.id === id);
       assert.equal(rows.length, 1, 'listed once');
@@ -98,7 +94,7 @@ for (const kind of STORE_KINDS) {
     });
 
     test('each request writes its own field: the final session is one request\'s whole snapshot', async () => {
-      const handle: SessionApp = await createSessionApp(kind, { idleTtlMs: IDLE_TTL_MS });
+      const handle: SessionApp = await createSessionApp(kind, { sessions: { idleTtlMs: IDLE_TTL_MS } });
       try {
         const app = handle.app.callback();
         const first = await request(app).post('/write?base=kept&other=also').expect(200);

@@ -1,24 +1,24 @@
 /**
  * Three server processes behind one Redis or PostgreSQL store, as behind a
  * load balancer: every process sees every session, and each expiry is logged
- * exactly once between them (SPEC.md, "Session lifetime rules").
+ * exactly once between them (README, "Session lifetime").
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { publicIdOf } from '../../middleware/ids.ts';
-import { createProcessNamespace, type ProcessNamespace } from '../helpers/process-namespace.ts';
+import { basicAuth } from '../helpers/dashboard-client.ts';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
+import { createNamespace, type StoreNamespace } from '../helpers/store-fixtures.ts';
 import { Visitor } from '../helpers/visitor.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
-const ADMIN_PASSWORD = 'three servers operator';
 const VISITORS = 30;
 const IDLE_TTL_S = 3;
 
 async function listedIds(server: ServerProcess): Promise<string[]> {
   const res = await fetch(`${server.url}/admin/api/sessions?limit=1000`, {
-    headers: { Authorization: `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}` },
+    headers: { Authorization: basicAuth() },
   });
   assert.equal(res.status, 200);
   return ((await res.json()) as { sessions: { id: string }[] }).sessions.map((session) => session.id).sort();
@@ -26,21 +26,11 @@ async function listedIds(server: ServerProcess): Promise<string[]> {
 
 for (const kind of ['redis', 'postgres'] as const) {
   describe(`three server processes on one ${kind} store`, () => {
-    let store: ProcessNamespace;
+    let store: StoreNamespace;
     let servers: ServerProcess[] = [];
     before(async () => {
-      store = await createProcessNamespace(kind);
-      servers = await Promise.all(
-        [1, 2, 3].map(() =>
-          startServerProcess({
-            ...store.env,
-            SESSION_KEYS: 'three-servers-key-0123456789abcdef',
-            SESSION_TTL: `${IDLE_TTL_S}s`,
-            SESSION_SWEEP_INTERVAL: '1s',
-            ADMIN_PASSWORD,
-          }),
-        ),
-      );
+      store = await createNamespace(kind);
+      servers = await Promise.all([1, 2, 3].map(() => startServerProcess(store, { SESSION_TTL: `${IDLE_TTL_S}s`, SESSION_SWEEP_INTERVAL: '1s' })));
     });
     after(async () => {
       await Promise.all(servers.map((server) => server.stop()));

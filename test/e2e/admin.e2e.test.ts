@@ -2,58 +2,48 @@
  * The dashboard end to end, in headless Chromium against the real server
  * (createApp, listening on 127.0.0.1): a visitor uploads a file, the operator
  * signs in, sees that session and its expiry, ends it, and the visitor's next
- * page shows no data. Saves screenshots of the dashboard for the README.
+ * page shows no data. With UPDATE_SCREENSHOTS=1, saves screenshots of the
+ * dashboard for the README.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { resolveConfig } from '../../middleware/config.ts';
 import { publicIdOf } from '../../middleware/ids.ts';
-import { createLogger } from '../../middleware/logger.ts';
-import { createApp, type SiteApp } from '../../server/app.ts';
-import { ADMIN_PASSWORD, ADMIN_USER, seedSessions } from '../helpers/admin-app.ts';
-import { createNamespace, type StoreNamespace } from '../helpers/store-fixtures.ts';
+import { seedSessions } from '../helpers/seeded-sessions.ts';
+import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
+import { ADMIN_PASSWORD, ADMIN_USER } from '../helpers/test-settings.ts';
 
 const SCREENSHOT_DIR = new URL('../../docs/screenshots/', import.meta.url);
+/** The README's screenshots are rewritten only on request (`UPDATE_SCREENSHOTS=1 npm test`), so a test run leaves the tree clean. */
+const UPDATE_SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'];
 
+/** Saves a screenshot for the README, when asked to. */
+async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {
+  if (UPDATE_SCREENSHOTS) await page.screenshot({ path: new URL(name, SCREENSHOT_DIR).pathname, fullPage });
+}
+
 describe('operator dashboard in a browser', () => {
-  let namespace: StoreNamespace;
-  let site: SiteApp;
-  let server: Server;
+  let site: ListeningTestApp;
   let baseUrl: string;
   let browser: Browser;
   const pageErrors: string[] = [];
 
   before(async () => {
-    namespace = await createNamespace('postgres');
-    const store = namespace.open();
-    const config = resolveConfig(
-      { store: 'postgres', ...namespace.settings, adminUser: ADMIN_USER, adminPassword: ADMIN_PASSWORD, sweepIntervalMs: 3_600_000, logLevel: 'silent' },
-      false,
-    );
-    site = await createApp(config, { store, logger: createLogger({ level: 'silent', format: 'json' }) });
+    site = await createTestApp('postgres', { listen: true });
     // Other sessions around the visitor's, so the list looks like a real one.
-    await seedSessions(store, { count: 7, expiresInMs: 4 * 60_000, data: { upload: { fileName: 'report.txt' }, cart: [] } });
-    await seedSessions(store, { count: 2, expiresInMs: -60_000 });
+    await seedSessions(site.store, { count: 7, expiresInMs: 4 * 60_000, data: { upload: { fileName: 'report.txt' }, cart: [] } });
+    await seedSessions(site.store, { count: 2, expiresInMs: -60_000 });
     await site.sessions.sweeper.sweepNow();
-    server = site.app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    baseUrl = site.url;
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-    await mkdir(SCREENSHOT_DIR, { recursive: true });
+    if (UPDATE_SCREENSHOTS) await mkdir(SCREENSHOT_DIR, { recursive: true });
   });
 
   after(async () => {
     await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
     await site?.close();
-    await namespace?.remove();
   });
 
   /** A page that records console errors and uncaught exceptions (a CSP violation shows up as one). */
@@ -69,7 +59,7 @@ describe('operator dashboard in a browser', () => {
     const operator = await newPage();
     await operator.goto(`${baseUrl}/admin`);
     assert.equal(new URL(operator.url()).pathname, '/admin/login', 'signed out: the login page');
-    await operator.screenshot({ path: new URL('admin-login.png', SCREENSHOT_DIR).pathname });
+    await screenshot(operator, 'admin-login.png');
     await operator.fill('#user', ADMIN_USER);
     await operator.fill('#password', ADMIN_PASSWORD);
     await Promise.all([operator.waitForURL(`${baseUrl}/admin`), operator.click('button:has-text("Sign in")')]);
@@ -94,7 +84,7 @@ describe('operator dashboard in a browser', () => {
     assert.match(await row.locator('.expiry time').textContent() ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
     assert.match(await row.locator('.keys').textContent() ?? '', /upload/);
     assert.doesNotMatch(await operator.content(), /pears/, 'never the values');
-    await operator.screenshot({ path: new URL('admin-sessions.png', SCREENSHOT_DIR).pathname, fullPage: true });
+    await screenshot(operator, 'admin-sessions.png', true);
 
     await Promise.all([operator.waitForURL(/done=ended/), row.locator('button:has-text("End")').click()]);
     assert.match(await operator.textContent('.notice-done') ?? '', /^Ended session /);
@@ -116,7 +106,7 @@ describe('operator dashboard in a browser', () => {
 
     await Promise.all([operator.waitForURL(`${baseUrl}/admin/end-all`), operator.click('a:has-text("End every session")')]);
     assert.match(await operator.textContent('main') ?? '', new RegExp(`all ${live} live sessions`));
-    await operator.screenshot({ path: new URL('admin-confirm.png', SCREENSHOT_DIR).pathname });
+    await screenshot(operator, 'admin-confirm.png');
     await Promise.all([operator.waitForURL(/done=ended-all/), operator.click('button:has-text("Yes, end every session")')]);
     assert.match(await operator.textContent('.notice-done') ?? '', new RegExp(`Ended every session: ${live} sessions? removed`));
     assert.equal(await operator.textContent('.total-main .total-value'), '0');

@@ -1,24 +1,24 @@
 /**
  * The upload site in a real browser (headless Chromium through
  * playwright-core), on a real server, against each store: choose a file in
- * the file input, submit, read the lines, forget the session. The file-store
- * run saves the screenshots the README shows, under docs/screenshots/.
+ * the file input, submit, read the lines, forget the session. With
+ * UPDATE_SCREENSHOTS=1, the file-store run saves the screenshots the README
+ * shows, under docs/screenshots/.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
-import { createSiteApp, type SiteHandle } from '../helpers/site-app.ts';
+import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOT_DIR = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+/** The README's screenshots are rewritten only on request (`UPDATE_SCREENSHOTS=1 npm test`), so a test run leaves the tree clean. */
+const UPDATE_SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1';
 const UPLOAD_MAX_BYTES = 4096;
 
 /** A file with what a visitor might send: indentation, tabs, a blank line, and markup that must stay text. */
@@ -53,7 +53,7 @@ describe('the upload site in headless Chromium', () => {
     await writeFile(join(files, 'packing-list.txt'), `${SAMPLE_LINES.join('\r\n')}\r\n`);
     await writeFile(join(files, 'too-large.txt'), 'x'.repeat(UPLOAD_MAX_BYTES + 1));
     await writeFile(join(files, 'photo.txt'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff]));
-    await mkdir(SCREENSHOT_DIR, { recursive: true });
+    if (UPDATE_SCREENSHOTS) await mkdir(SCREENSHOT_DIR, { recursive: true });
   });
   after(async () => {
     await browser?.close();
@@ -62,20 +62,17 @@ describe('the upload site in headless Chromium', () => {
 
   for (const kind of STORE_KINDS) {
     describe(`on the ${kind} store`, () => {
-      let site: SiteHandle;
-      let server: Server;
+      let site: ListeningTestApp;
       let baseUrl: string;
       let context: BrowserContext;
       let page: Page;
       /** Problems the page reported: CSP violations, script errors, dialogs. */
       const problems: string[] = [];
-      const screenshots = kind === 'file';
+      const screenshots = UPDATE_SCREENSHOTS && kind === 'file';
 
       before(async () => {
-        site = await createSiteApp(kind, { uploadMaxBytes: UPLOAD_MAX_BYTES });
-        server = site.app.listen(0, '127.0.0.1');
-        await once(server, 'listening');
-        baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        site = await createTestApp(kind, { server: { uploadMaxBytes: UPLOAD_MAX_BYTES }, listen: true });
+        baseUrl = site.url;
         context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
         page = await context.newPage();
         page.on('console', (message) => {
@@ -92,8 +89,6 @@ describe('the upload site in headless Chromium', () => {
       });
       after(async () => {
         await context?.close();
-        server?.close();
-        if (server) await once(server, 'close');
         await site?.close();
       });
 

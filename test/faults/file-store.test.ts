@@ -1,22 +1,19 @@
 /**
- * The file store under fire (SPEC.md, "When a store fails", "Data at rest"):
+ * The file store under fire (README, "When the store fails", "Data at rest"):
  * a server killed with SIGKILL in the middle of hundreds of uploads, and a
  * session directory that disappears or stops taking writes.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FileStore } from '../../middleware/stores/file-store.ts';
-import { startListeningSite, type ListeningSite } from '../helpers/listening-site.ts';
 import { startServerProcess } from '../helpers/server-process.ts';
+import { createNamespace, type StoreNamespace } from '../helpers/store-fixtures.ts';
+import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
 import { Visitor } from '../helpers/visitor.ts';
 import { waitUntil } from '../helpers/wait.ts';
-
-const KEYS = 'file-fault-key-newest-0123456789,file-fault-key-older-0123456789';
 
 /** Upload number `version` of a visitor: its size varies, and every line names the version, so a torn write shows. */
 function uploadText(visitor: number, version: number): { lines: string[]; text: string } {
@@ -34,18 +31,15 @@ function versionOf(visitor: number, lines: string[]): number {
 }
 
 describe('the file store under fire', () => {
-  let root: string;
+  let namespace: StoreNamespace;
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'sessionkeeper-file-faults-'));
+    namespace = await createNamespace('file');
   });
-  after(async () => {
-    await rm(root, { recursive: true, force: true });
-  });
+  after(() => namespace?.remove());
 
   test('a server killed with SIGKILL during hundreds of concurrent uploads leaves every session whole: the acknowledged version or the one in flight', async () => {
-    const dir = join(root, 'killed');
-    const env = { SESSION_STORE: 'file', SESSION_FILE_DIR: dir, SESSION_KEYS: KEYS };
-    const first = await startServerProcess(env);
+    const dir = namespace.settings.fileDir!;
+    const first = await startServerProcess(namespace);
     const visitorCount = 200;
     const visitors = Array.from({ length: visitorCount }, () => new Visitor(first.url));
     /** Per visitor: the last version the server acknowledged (303), and the one in flight when it died. */
@@ -74,7 +68,7 @@ describe('the file store under fire', () => {
     }
 
     // Every file on disk is a whole session, and every visitor's session holds a whole upload it sent.
-    const second = await startServerProcess(env);
+    const second = await startServerProcess(namespace);
     try {
       const names = await readdir(dir);
       const sessionFiles = names.filter((name) => name.endsWith('.json'));
@@ -96,11 +90,10 @@ describe('the file store under fire', () => {
 
   describe('a session directory that stops working', () => {
     let dir: string;
-    let site: ListeningSite;
+    let site: ListeningTestApp;
     before(async () => {
-      dir = join(root, 'sessions');
-      await mkdir(dir);
-      site = await startListeningSite(new FileStore({ dir }));
+      site = await createTestApp('file', { listen: true });
+      dir = site.namespace.settings.fileDir!;
     });
     after(() => site?.close());
 
@@ -115,11 +108,11 @@ describe('the file store under fire', () => {
           assert.equal(answer.status, 503);
         }
         assert.equal((await fetch(`${site.url}/healthz`)).status, 503);
-        const down = site.logs().filter((line) => line.msg === 'session store unavailable');
+        const down = site.logs.lines().filter((line) => line.msg === 'session store unavailable');
         assert.equal(down.length, 1, 'logged once');
         assert.equal(down[0]!.location, dir, 'the line names the directory');
         assert.equal((down[0]!.err as { code?: string }).code, 'ENOTDIR', 'and the cause');
-        assert.ok(site.server.listening);
+        assert.ok(site.httpServer.listening);
       } finally {
         await rm(dir);
         await rename(`${dir}.away`, dir);
@@ -131,7 +124,7 @@ describe('the file store under fire', () => {
     test('read-only (immutable, like a full or read-only disk): 503 for what needs a write, and one log line for the whole episode, not two per request', async () => {
       const visitor = new Visitor(site.url);
       assert.equal(await visitor.upload('written before\n', 'w.txt'), 303);
-      const linesBefore = site.logs().length;
+      const linesBefore = site.logs.lines().length;
 
       // chattr +i stops even root from creating, renaming or removing entries in the directory.
       execFileSync('chattr', ['+i', dir]);
@@ -145,7 +138,7 @@ describe('the file store under fire', () => {
         }
         assert.ok(answers.every((status) => status === 503 || status === 200), `only 200 or 503: ${answers.join(' ')}`);
         assert.ok(answers.includes(503), 'writes are refused with 503');
-        const episode = site.logs().slice(linesBefore);
+        const episode = site.logs.lines().slice(linesBefore);
         const messages = episode.filter((line) => (line.level as number) >= 40 || /answering again/.test(String(line.msg))).map((line) => line.msg);
         assert.deepEqual(messages, ['session store unavailable'], 'one line for the whole episode, not one per request');
       } finally {

@@ -1,20 +1,21 @@
 /**
- * The Redis and PostgreSQL stores behind a fault-injecting proxy (SPEC.md,
- * "When a store fails"): the real app on a real port, the real servers, the
+ * The Redis and PostgreSQL stores behind a fault-injecting proxy (README,
+ * "When the store fails"): the real app on a real port, the real servers, the
  * network between them cut off, partitioned, slowed down and brought back.
  */
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { textFileForm } from '../helpers/site-app.ts';
-import { adminAuthorization, startListeningSite, type ListeningSite } from '../helpers/listening-site.ts';
+import { basicAuth } from '../helpers/dashboard-client.ts';
 import { mib, settledHeapBytes } from '../helpers/memory.ts';
 import { createProxiedNamespace, NETWORK_STORE_KINDS, terminateBackends, type ProxiedNamespace } from '../helpers/proxied-namespace.ts';
+import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
+import { textFileForm } from '../helpers/upload-forms.ts';
 import { Visitor } from '../helpers/visitor.ts';
 import { timed, waitUntil } from '../helpers/wait.ts';
 
-/** SPEC.md: a request that needs its session gets 503 within 5 s. */
-const SPEC_BOUND_MS = 5_000;
+/** A request that needs its session gets 503 within 5 s. */
+const UNAVAILABLE_BOUND_MS = 5_000;
 /** The slow-store site's guard timeout: short, so the test is quick. */
 const SHORT_TIMEOUT_MS = 750;
 /** How long the slowed store takes for every chunk, each way: far beyond the timeout. */
@@ -38,13 +39,13 @@ async function ask(what: string, visitor: Visitor, path: string, init: RequestIn
 }
 
 /** Every kind of request that needs the store: a visitor's pages and forms, the admin API, the health check. */
-function everyStoreRequest(site: ListeningSite, holder: Visitor): Promise<Answer>[] {
+function everyStoreRequest(site: ListeningTestApp, holder: Visitor): Promise<Answer>[] {
   const newcomer = new Visitor(site.url);
   const form = () => {
     const { contentType, body } = textFileForm('written while the store is away\n');
     return { method: 'POST', headers: { 'Content-Type': contentType }, body: new Uint8Array(body) };
   };
-  const admin = { headers: { Authorization: adminAuthorization() } };
+  const admin = { headers: { Authorization: basicAuth() } };
   return [
     ask('GET /action with a session', holder, '/action'),
     ask('GET / with a session', holder, '/'),
@@ -70,21 +71,21 @@ function assertUnavailable(answers: Answer[], boundMs: number): void {
   }
 }
 
-const logCount = (site: ListeningSite, msg: string) => site.logs().filter((line) => line.msg === msg).length;
-const healthy = async (site: ListeningSite) => (await fetch(`${site.url}/healthz`)).status === 200;
+const logCount = (site: ListeningTestApp, msg: string) => site.logs.lines().filter((line) => line.msg === msg).length;
+const healthy = async (site: ListeningTestApp) => (await fetch(`${site.url}/healthz`)).status === 200;
 
 for (const kind of NETWORK_STORE_KINDS) {
   describe(`the ${kind} store behind a faulty network`, () => {
     let namespace: ProxiedNamespace;
     /** The guard's default timeout, as in production. */
-    let site: ListeningSite;
+    let site: ListeningTestApp;
     /** A short guard timeout, for the slow store. */
-    let quickSite: ListeningSite;
+    let quickSite: ListeningTestApp;
 
     before(async () => {
       namespace = await createProxiedNamespace(kind);
-      site = await startListeningSite(namespace.open());
-      quickSite = await startListeningSite(namespace.open(), {}, SHORT_TIMEOUT_MS);
+      site = await createTestApp(kind, { namespace: namespace.namespace, store: namespace.open(), listen: true });
+      quickSite = await createTestApp(kind, { namespace: namespace.namespace, store: namespace.open(), storeTimeoutMs: SHORT_TIMEOUT_MS, listen: true });
     });
     afterEach(() => {
       // A failed test must not leave the network broken for the next one.
@@ -102,19 +103,19 @@ for (const kind of NETWORK_STORE_KINDS) {
       assert.deepEqual((await holder.read()).lines, ['kept through the outage', 'second line']);
 
       namespace.proxy.cut();
-      assertUnavailable(await Promise.all(everyStoreRequest(site, holder)), SPEC_BOUND_MS);
+      assertUnavailable(await Promise.all(everyStoreRequest(site, holder)), UNAVAILABLE_BOUND_MS);
       // A second wave: still 503, and still one log line for the whole outage.
-      assertUnavailable(await Promise.all(everyStoreRequest(site, holder)), SPEC_BOUND_MS);
-      const downLines = site.logs().filter((line) => line.msg === 'session store unavailable');
+      assertUnavailable(await Promise.all(everyStoreRequest(site, holder)), UNAVAILABLE_BOUND_MS);
+      const downLines = site.logs.lines().filter((line) => line.msg === 'session store unavailable');
       assert.equal(downLines.length, 1, 'logged once, not once per request');
       assert.equal(downLines[0]!.level, 50);
       assert.equal(downLines[0]!.store, kind);
       assert.ok((downLines[0]!.err as { message?: string } | undefined)?.message, 'the line carries the cause');
       assert.equal(logCount(site, 'request failed'), 0, 'no request failed as a 500');
-      assert.ok(site.server.listening, 'the server is still up');
+      assert.ok(site.httpServer.listening, 'the server is still up');
 
       namespace.proxy.restore();
-      await waitUntil('/healthz answers 200 again', () => healthy(site), SPEC_BOUND_MS);
+      await waitUntil('/healthz answers 200 again', () => healthy(site), UNAVAILABLE_BOUND_MS);
       assert.deepEqual((await holder.read()).lines, ['kept through the outage', 'second line'], 'the stored session is served again');
       assert.equal(await holder.upload('after the outage\n', 'after.txt'), 303);
       assert.deepEqual((await holder.read()).lines, ['after the outage']);
@@ -128,10 +129,10 @@ for (const kind of NETWORK_STORE_KINDS) {
       namespace.proxy.slow(Infinity);
       const answers = await Promise.all(everyStoreRequest(site, holder));
       // Each store call is bounded by the guard's timeout, and a request's calls together by its store budget.
-      assertUnavailable(answers, SPEC_BOUND_MS);
+      assertUnavailable(answers, UNAVAILABLE_BOUND_MS);
 
       namespace.proxy.restore();
-      await waitUntil('/healthz answers 200 again', () => healthy(site), SPEC_BOUND_MS);
+      await waitUntil('/healthz answers 200 again', () => healthy(site), UNAVAILABLE_BOUND_MS);
       assert.deepEqual((await holder.read()).lines, ['before the partition']);
     });
 
@@ -168,7 +169,7 @@ for (const kind of NETWORK_STORE_KINDS) {
       assert.ok(mostConnections <= 2 * (kind === 'redis' ? 1 : PG_POOL_MAX), `${mostConnections} connections open at once`);
 
       namespace.proxy.restore();
-      await waitUntil('/healthz answers 200 again', () => healthy(quickSite), SPEC_BOUND_MS);
+      await waitUntil('/healthz answers 200 again', () => healthy(quickSite), UNAVAILABLE_BOUND_MS);
       // Late answers of the timed-out calls have arrived by now; they must have left nothing behind.
       await sleep(500);
       const heapGrowthBytes = settledHeapBytes() - heapBeforeBytes;

@@ -1,22 +1,17 @@
 /**
  * Child process of `startServerProcess`: the reference app (createApp) on the
- * settings of its environment, listening on a free port of 127.0.0.1, logging
- * JSON lines to stdout. TEST_REDIS_PREFIX gives the Redis store its own key
- * prefix (prefixes are not a setting). Over IPC it answers `memory` with its
- * memory use after a forced garbage collection (run it with --expose-gc).
+ * settings of its environment, read as `server/main.ts` reads them, listening
+ * on a free port of 127.0.0.1, logging JSON lines to stdout. Over IPC it
+ * answers `memory` with its memory use after a forced garbage collection (run
+ * it with --expose-gc).
  */
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { loadConfig } from '../../middleware/config.ts';
-import { createLogger } from '../../middleware/logger.ts';
-import { RedisStore } from '../../middleware/stores/redis-store.ts';
 import { createApp } from '../../server/app.ts';
+import { loadSiteOptions } from '../../server/settings.ts';
 
-const config = loadConfig(process.env, false);
-const prefix = process.env.TEST_REDIS_PREFIX;
-const store = config.store === 'redis' && prefix ? new RedisStore({ url: config.redisUrl, prefix }) : undefined;
-const logger = createLogger({ level: config.logLevel, format: 'json' });
-const { app, close } = await createApp(config, { logger, store });
+// As server/main.ts does: the settings, and the logger they describe (LOG_LEVEL, LOG_FORMAT), from the environment.
+const { app, close } = await createApp(loadSiteOptions(process.env, false));
 const server = app.listen(0, '127.0.0.1');
 await once(server, 'listening');
 // Written whatever LOG_LEVEL says: the parent waits for this line.

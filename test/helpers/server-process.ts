@@ -1,21 +1,22 @@
 /**
  * The reference app in a child process of its own, for tests that kill a
  * server, run several servers on one store, or measure a server's memory
- * without the load generator's. Settings go in as environment variables
- * (SPEC.md names); every log line comes back parsed.
+ * without the load generator's. It runs on a namespace with the test
+ * settings (`test-settings.ts`), as environment variables, the ones the
+ * README names; every log line comes back parsed.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import type { LogLine } from './log-capture.ts';
+import type { StoreNamespace } from './store-fixtures.ts';
+import { testServerEnv } from './test-settings.ts';
 
 const CHILD = fileURLToPath(new URL('./server-child.ts', import.meta.url));
 /** tsx's loader by absolute URL, as main-process.test.ts does. */
 const TSX_LOADER = import.meta.resolve('tsx');
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
-
-/** One JSON log line of the child. */
-export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -31,11 +32,14 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
-/** Starts the app in a child process with these settings (beside PATH and HOME) and waits until it listens. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+/**
+ * Starts the app in a child process on `namespace`, with the test settings and
+ * `env` over them (beside PATH and HOME), and waits until it listens.
+ */
+export async function startServerProcess(namespace: StoreNamespace, env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = fork(CHILD, [], {
     execArgv: ['--import', TSX_LOADER, '--expose-gc'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LOG_FORMAT: 'json', LOG_LEVEL: 'info', ...testServerEnv(namespace, env) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   const exited = once(child, 'exit').then(() => undefined);

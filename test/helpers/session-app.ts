@@ -1,43 +1,50 @@
 /**
- * A minimal Koa app around the session middleware, for middleware tests:
- * routes that read, write, end and regenerate the session, with every log
- * line captured so tests can check what reaches the logs.
+ * A minimal Koa app around the bare session middleware, for middleware tests
+ * that need no site: routes that read, write, end and regenerate the session.
+ * Built like the test app (`test-app.ts`): a namespace, the test settings and
+ * a log capture from the shared helpers.
  */
-import { Writable } from 'node:stream';
 import Koa from 'koa';
-import pino from 'pino';
-import { createSessionkeeper, type Sessionkeeper } from '../../middleware/sessionkeeper.ts';
-import { endSession, regenerateSession } from '../../middleware/koa-store-adapter.ts';
 import type { SessionkeeperOptions } from '../../middleware/config.ts';
+import { endSession, regenerateSession } from '../../middleware/koa-store-adapter.ts';
+import { createSessionkeeper, type Sessionkeeper } from '../../middleware/sessionkeeper.ts';
 import type { SessionStore, StoreKind } from '../../middleware/store.ts';
+import { captureLogs, type LogCapture } from './log-capture.ts';
 import { createNamespace, type StoreNamespace } from './store-fixtures.ts';
+import { testSessionOptions } from './test-settings.ts';
 
 export interface SessionApp {
   app: Koa;
   sessions: Sessionkeeper;
   namespace: StoreNamespace;
-  /** Every log line written so far, as text. */
-  logText(): string;
+  /** Every log line of the middleware, at `debug`. */
+  logs: LogCapture;
   /** Resolves once a request is parked on `POST /wait` (one at a time). */
   parked(): Promise<void>;
   /** Lets the parked request finish. */
   release(): void;
+  /** Closes the middleware and removes the namespace it created. */
   close(): Promise<void>;
 }
 
-/** At least 32 characters each, as production requires. */
-export const TEST_KEYS = ['test-key-newest-0123456789abcdefgh', 'test-key-older-0123456789abcdefgh'];
+export interface SessionAppOptions {
+  /** The library's settings over the test defaults. */
+  sessions?: SessionkeeperOptions;
+  /** A namespace the test made (and removes), for a store of its own on it. Default: a fresh one. */
+  namespace?: StoreNamespace;
+  /** A store of the test's own instead of the one the settings name: one that cannot answer, or a faulty one. */
+  store?: SessionStore;
+  /** Koa's `app.proxy`: trust X-Forwarded-* of a TLS proxy, as an app behind one does. */
+  proxy?: boolean;
+}
 
-export async function createSessionApp(kind: StoreKind, options: SessionkeeperOptions = {}, store?: SessionStore): Promise<SessionApp> {
-  const namespace = await createNamespace(kind);
-  const lines: string[] = [];
-  const logger = pino({ level: 'debug' }, new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }));
+export async function createSessionApp(kind: StoreKind, options: SessionAppOptions = {}): Promise<SessionApp> {
+  const namespace = options.namespace ?? (await createNamespace(kind));
+  if (namespace.kind !== kind) throw new Error(`a ${kind} app on a ${namespace.kind} namespace`);
+  const logs = captureLogs('debug');
   const app = new Koa();
-  const sessions = await createSessionkeeper(
-    app,
-    { store: kind, keys: TEST_KEYS, sweepIntervalMs: 3_600_000, ...namespace.settings, ...options },
-    { logger, store: store ?? namespace.open() },
-  );
+  app.proxy = options.proxy ?? false;
+  const sessions = await createSessionkeeper(app, testSessionOptions(namespace, options.sessions), { logger: logs.logger, store: options.store });
   let parked: (() => void) | undefined;
   let parkedReady: (() => void) | undefined;
   const parkedSignal = new Promise<void>((resolve) => (parkedReady = resolve));
@@ -79,12 +86,12 @@ export async function createSessionApp(kind: StoreKind, options: SessionkeeperOp
     app,
     sessions,
     namespace,
-    logText: () => lines.join(''),
+    logs,
     parked: () => parkedSignal,
     release: () => parked?.(),
     async close() {
       await sessions.close();
-      await namespace.remove();
+      if (!options.namespace) await namespace.remove();
     },
   };
 }

@@ -1,11 +1,17 @@
 /**
  * Real stores on fresh namespaces for tests: a temporary directory, a unique
- * Redis key prefix, a unique PostgreSQL table. Never a mock.
+ * Redis key prefix, a unique PostgreSQL table. Never a mock. The one way a
+ * test gets a place for its sessions, whether it opens stores itself, builds
+ * an app on it (as settings) or starts a server process on it (as
+ * environment variables).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createClient } from 'redis';
+import { optionsFromEnv, type SessionkeeperOptions } from '../../middleware/config.ts';
 import type { SessionStore, StoreKind } from '../../middleware/store.ts';
 import { FileStore } from '../../middleware/stores/file-store.ts';
 import { RedisStore } from '../../middleware/stores/redis-store.ts';
@@ -15,62 +21,76 @@ export const STORE_KINDS: readonly StoreKind[] = ['file', 'redis', 'postgres'];
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-/** Where one test's sessions live, so more stores can be opened on the same data. */
+/** Where one test's sessions live, so more stores, apps or server processes can be opened on the same data. */
 export interface StoreNamespace {
   kind: StoreKind;
-  /** Opens a store on this namespace (call init() yourself). */
-  open(): SessionStore;
-  /** Removes everything the namespace holds. */
+  /**
+   * Opens a store on this namespace (call init() yourself). `url` reaches the
+   * same Redis or PostgreSQL server another way (through a proxy, say).
+   */
+  open(url?: string): SessionStore;
+  /** Removes everything the namespace holds, the dashboard's namespace included. */
   remove(): Promise<void>;
-  /** The settings that point a sessionkeeper config at this namespace (Redis needs `open()` instead: prefixes are not a setting). */
-  settings: { fileDir?: string; pgTable?: string; databaseUrl?: string; redisUrl?: string };
+  /** The environment variables that point a sessionkeeper (or a server process) at this namespace. */
+  env: Record<string, string>;
+  /** The same as library settings. */
+  settings: SessionkeeperOptions;
 }
 
 export async function createNamespace(kind: StoreKind): Promise<StoreNamespace> {
   const suffix = randomBytes(6).toString('hex');
+  const withSettings = (namespace: Omit<StoreNamespace, 'settings'>): StoreNamespace => ({ ...namespace, settings: optionsFromEnv(namespace.env) });
   switch (kind) {
     case 'file': {
       const dir = await mkdtemp(join(tmpdir(), 'sessionkeeper-test-'));
-      return {
+      return withSettings({
         kind,
         open: () => new FileStore({ dir }),
         remove: () => rm(dir, { recursive: true, force: true }),
-        settings: { fileDir: dir },
-      };
+        env: { SESSION_STORE: 'file', SESSION_FILE_DIR: dir },
+      });
     }
     case 'redis': {
       const prefix = `sktest:${suffix}:`;
-      return {
+      return withSettings({
         kind,
-        open: () => new RedisStore({ url: TEST_REDIS_URL, prefix }),
-        // Every key under the prefix, namespaces (the dashboard's sign-ins) included.
-        remove: async () => {
-          const { createClient } = await import('redis');
-          const client = createClient({ url: TEST_REDIS_URL });
-          await client.connect();
-          for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
-            if (keys.length > 0) await client.unlink(keys);
-          }
-          await client.close();
-        },
-        settings: { redisUrl: TEST_REDIS_URL },
-      };
+        open: (url = TEST_REDIS_URL) => new RedisStore({ url, prefix }),
+        remove: () => removeRedisKeys(prefix),
+        env: { SESSION_STORE: 'redis', REDIS_URL: TEST_REDIS_URL, SESSION_REDIS_PREFIX: prefix },
+      });
     }
     case 'postgres': {
       const table = `sktest_${suffix}`;
-      return {
+      return withSettings({
         kind,
-        open: () => new PostgresStore({ connectionString: TEST_DATABASE_URL, table }),
-        remove: async () => {
-          const { default: pg } = await import('pg');
-          const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
-          await client.connect();
-          // The table and those of its namespaces (the dashboard's sign-ins).
-          await client.query(`DROP TABLE IF EXISTS "${table}", "${table}_admin"`);
-          await client.end();
-        },
-        settings: { pgTable: table, databaseUrl: TEST_DATABASE_URL },
-      };
+        open: (url = TEST_DATABASE_URL) => new PostgresStore({ connectionString: url, table }),
+        remove: () => dropTables(table),
+        env: { SESSION_STORE: 'postgres', DATABASE_URL: TEST_DATABASE_URL, SESSION_PG_TABLE: table },
+      });
     }
+  }
+}
+
+/** Every key under the prefix, namespaces (the dashboard's sign-ins) included. */
+async function removeRedisKeys(prefix: string): Promise<void> {
+  const client = createClient({ url: TEST_REDIS_URL });
+  await client.connect();
+  try {
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+      if (keys.length > 0) await client.unlink(keys);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/** The table and that of its namespace (the dashboard's sign-ins). */
+async function dropTables(table: string): Promise<void> {
+  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(`DROP TABLE IF EXISTS "${table}", "${table}_admin"`);
+  } finally {
+    await client.end();
   }
 }

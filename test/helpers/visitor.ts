@@ -3,7 +3,7 @@
  * cookies like a browser, uploads files, reads them back from /action and
  * forgets its session. For tests that run the server on a port.
  */
-import { shownLines, textFileForm } from './site-app.ts';
+import { shownLines, textFileForm } from './upload-forms.ts';
 
 /** What /action showed: the upload's lines, or nothing. */
 export interface ShownUpload {

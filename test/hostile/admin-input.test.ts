@@ -8,7 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -17,11 +17,12 @@ import { createClient } from 'redis';
 import request from 'supertest';
 import type { SessionStore } from '../../middleware/store.ts';
 import { PostgresStore } from '../../middleware/stores/postgres-store.ts';
-import { RedisStore } from '../../middleware/stores/redis-store.ts';
-import { createNamespace, STORE_KINDS, TEST_DATABASE_URL, TEST_REDIS_URL, type StoreNamespace } from '../helpers/store-fixtures.ts';
-import { adminAuthorization, SITE_KEYS, startListeningSite, type ListeningSite } from '../helpers/listening-site.ts';
-import { seedSessions, idsStillStored, csrfTokenIn } from '../helpers/admin-app.ts';
+import { basicAuth, csrfTokenIn } from '../helpers/dashboard-client.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
+import { idsStillStored, seedSessions } from '../helpers/seeded-sessions.ts';
+import { createNamespace, STORE_KINDS, TEST_DATABASE_URL, TEST_REDIS_URL, type StoreNamespace } from '../helpers/store-fixtures.ts';
+import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
+import { ADMIN_PASSWORD, ADMIN_USER, TEST_KEYS } from '../helpers/test-settings.ts';
 import { assertNothingLeaks, headerValue, hostileText, urlText } from './hostile-values.ts';
 
 const NUM_RUNS = 80;
@@ -40,18 +41,13 @@ class RecordingClient extends pg.Client {
   }
 }
 
-/**
- * The namespace's store as the app uses it: for PostgreSQL on a pool whose every statement is recorded, for
- * Redis under a prefix this test knows, so it can check every key under it.
- */
-function storeFor(namespace: StoreNamespace, pool: pg.Pool | undefined, redisPrefix: string): SessionStore {
-  if (namespace.kind === 'postgres') return new PostgresStore({ pool: pool!, table: namespace.settings.pgTable });
-  if (namespace.kind === 'redis') return new RedisStore({ url: TEST_REDIS_URL, prefix: redisPrefix });
-  return namespace.open();
+/** For PostgreSQL, the namespace's store on a pool whose every statement is recorded; the others as the settings make them. */
+function storeFor(namespace: StoreNamespace, pool: pg.Pool | undefined): SessionStore | undefined {
+  return namespace.kind === 'postgres' ? new PostgresStore({ pool: pool!, table: namespace.settings.pgTable }) : undefined;
 }
 
 function signedCookie(name: string, value: string): string {
-  return `${name}=${value}; ${name}.sig=${createHmac('sha1', SITE_KEYS[0]!).update(`${name}=${value}`).digest('base64url')}`;
+  return `${name}=${value}; ${name}.sig=${createHmac('sha1', TEST_KEYS[0]!).update(`${name}=${value}`).digest('base64url')}`;
 }
 
 /** A base64url cursor around hostile text, so it passes the first shape check and meets the decoder. */
@@ -74,48 +70,49 @@ for (const kind of STORE_KINDS) {
   describe(`hostile input against the dashboard (${kind} store)`, () => {
     let namespace: StoreNamespace;
     let pool: pg.Pool | undefined;
-    const redisPrefix = `sktest:hostile:${randomBytes(6).toString('hex')}:`;
-    let site: ListeningSite;
+    let site: ListeningTestApp;
     /**
      * A second app on the same store, for wrong credentials. Failures are counted in the store, per address and
      * per account, so it guards another account and its guesses come from another (proxied) address: they lock
      * out neither the operator's address nor the operator's account.
      */
-    let guessed: ListeningSite;
+    let guessed: ListeningTestApp;
     let seeded: string[];
     let port: number;
 
     before(async () => {
       namespace = await createNamespace(kind);
       if (kind === 'postgres') pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, Client: RecordingClient });
-      site = await startListeningSite(storeFor(namespace, pool, redisPrefix), namespace.settings);
-      guessed = await startListeningSite(storeFor(namespace, pool, redisPrefix), { ...namespace.settings, trustProxy: true, adminUser: 'guessed-account' });
-      port = Number(new URL(site.url).port);
+      site = await createTestApp(kind, { namespace, store: storeFor(namespace, pool), listen: true });
+      guessed = await createTestApp(kind, { namespace, store: storeFor(namespace, pool), server: { trustProxy: true }, admin: { user: 'guessed-account' }, listen: true });
+      port = site.port;
       seeded = await seedSessions(site.sessions.store, { count: SEEDED });
       // Every statement the store makes in ordinary use, before anything hostile.
       const api = request(site.app.callback());
       for (const sort of ['activity', 'expiry']) {
-        const first = await api.get(`/admin/api/sessions?limit=5&sort=${sort}`).set('Authorization', adminAuthorization()).expect(200);
-        await api.get(`/admin/api/sessions?limit=5&sort=${sort}&cursor=${first.body.nextCursor}`).set('Authorization', adminAuthorization()).expect(200);
+        const first = await api.get(`/admin/api/sessions?limit=5&sort=${sort}`).set('Authorization', basicAuth()).expect(200);
+        await api.get(`/admin/api/sessions?limit=5&sort=${sort}&cursor=${first.body.nextCursor}`).set('Authorization', basicAuth()).expect(200);
       }
-      await api.get('/admin/api/stats').set('Authorization', adminAuthorization()).expect(200);
-      await api.post('/admin/api/purge-expired').set('Authorization', adminAuthorization()).expect(200);
-      await api.delete(`/admin/api/sessions/${'A'.repeat(43)}`).set('Authorization', adminAuthorization()).expect(404);
+      await api.get('/admin/api/stats').set('Authorization', basicAuth()).expect(200);
+      await api.post('/admin/api/purge-expired').set('Authorization', basicAuth()).expect(200);
+      await api.delete(`/admin/api/sessions/${'A'.repeat(43)}`).set('Authorization', basicAuth()).expect(404);
       // The dashboard's own records in ordinary use: a failed check (a counter), a sign-in and a sign-out.
       await request(guessed.app.callback()).get('/admin/api/stats').set('X-Forwarded-For', GUESSER).set('Authorization', 'Basic d3Jvbmc6Z3Vlc3M=').expect(401);
       const operator = request.agent(site.app.callback());
       const loginPage = await operator.get('/admin/login').expect(200);
-      await operator.post('/admin/login').type('form').send({ csrf: csrfTokenIn(loginPage.text), user: 'admin', password: site.sessions.config.adminPassword }).expect(303);
+      await operator.post('/admin/login').type('form').send({ csrf: csrfTokenIn(loginPage.text), user: ADMIN_USER, password: ADMIN_PASSWORD }).expect(303);
       await operator.post('/admin/logout').type('form').send({ csrf: csrfTokenIn((await operator.get('/admin').expect(200)).text) }).expect(303);
       assert.equal((await idsStillStored(site.sessions.store, seeded)).length, SEEDED);
     });
     after(async () => {
-      if (kind === 'redis') await site?.sessions.store.destroyAll().catch(() => undefined);
       await site?.close();
       await guessed?.close();
       await pool?.end();
       await namespace?.remove();
     });
+
+    /** The Redis prefix of the namespace: every key the app writes starts with it. */
+    const redisPrefix = () => namespace.settings.redisPrefix!;
 
     /** The store still holds every seeded session and nothing beyond its namespace's own shapes. */
     async function assertStoreIntact(statementsBefore: Set<string>): Promise<void> {
@@ -128,11 +125,11 @@ for (const kind of STORE_KINDS) {
         const client = createClient({ url: TEST_REDIS_URL });
         await client.connect();
         const keys: string[] = [];
-        for await (const batch of client.scanIterator({ MATCH: `${redisPrefix}*`, COUNT: 1000 })) keys.push(...batch);
+        for await (const batch of client.scanIterator({ MATCH: `${redisPrefix()}*`, COUNT: 1000 })) keys.push(...batch);
         await client.close();
         // The dashboard's sign-ins and failure counters live in their own namespace, of the same shapes.
-        for (const key of keys) assert.match(key.slice(redisPrefix.length), /^(admin:)?(s:[A-Za-z0-9_-]{43}|exp|act)$/, 'only the store\'s own keys');
-        assert.equal(keys.filter((key) => !key.startsWith(`${redisPrefix}admin:`)).length, SEEDED + 2, 'one hash per session and the two indexes');
+        for (const key of keys) assert.match(key.slice(redisPrefix().length), /^(admin:)?(s:[A-Za-z0-9_-]{43}|exp|act)$/, 'only the store\'s own keys');
+        assert.equal(keys.filter((key) => !key.startsWith(`${redisPrefix()}admin:`)).length, SEEDED + 2, 'one hash per session and the two indexes');
       }
       if (kind === 'file') {
         const names = (await readdir(namespace.settings.fileDir!)).filter((name) => name !== 'admin');
@@ -147,7 +144,7 @@ for (const kind of STORE_KINDS) {
       const statementsBefore = new Set(RecordingClient.statements);
       await fc.assert(
         fc.asyncProperty(apiCall, async ({ method, path }) => {
-          const res = await rawRequest(port, { method, target: path, headers: [['Host', `127.0.0.1:${port}`], ['Authorization', adminAuthorization()]] });
+          const res = await rawRequest(port, { method, target: path, headers: [['Host', `127.0.0.1:${port}`], ['Authorization', basicAuth()]] });
           assertNothingLeaks(res, `${method} ${path}`);
           assert.ok([200, 400, 404, 405].includes(res.status), `${method} ${path}: ${res.status} ${res.body.toString('utf8').slice(0, 200)}`);
           assert.match(res.headers['content-type'] ?? '', /application\/json/);
@@ -185,7 +182,7 @@ for (const kind of STORE_KINDS) {
       const statementsBefore = new Set(RecordingClient.statements);
       const agent = request.agent(site.app.callback());
       const loginPage = await agent.get('/admin/login').expect(200);
-      await agent.post('/admin/login').type('form').send({ csrf: csrfTokenIn(loginPage.text), user: 'admin', password: site.sessions.config.adminPassword }).expect(303);
+      await agent.post('/admin/login').type('form').send({ csrf: csrfTokenIn(loginPage.text), user: ADMIN_USER, password: ADMIN_PASSWORD }).expect(303);
       const csrf = csrfTokenIn((await agent.get('/admin').expect(200)).text);
       const form = fc.record({
         action: fc.constantFrom('end', 'purge', 'page'),

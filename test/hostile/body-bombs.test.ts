@@ -9,12 +9,10 @@
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { mib } from '../helpers/memory.ts';
 import { repeatedBytes, streamChunkedRequest, type StreamedRequest } from '../helpers/request-bodies.ts';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
+import { createNamespace, type StoreNamespace } from '../helpers/store-fixtures.ts';
 
 const BOMB_BYTES = 200_000_000;
 /** Far below the 600 MB a parser that collects the bomb takes. */
@@ -45,17 +43,17 @@ function* loginFormBomb(): Generator<Buffer> {
 }
 
 describe('chunked body bombs', () => {
-  let root: string;
+  let namespace: StoreNamespace;
   let server: ServerProcess;
   let port: number;
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'sessionkeeper-bombs-'));
-    server = await startServerProcess({ SESSION_STORE: 'file', SESSION_FILE_DIR: join(root, 'sessions'), ADMIN_PASSWORD: 'correct horse battery staple' });
+    namespace = await createNamespace('file');
+    server = await startServerProcess(namespace);
     port = Number(new URL(server.url).port);
   });
   after(async () => {
     await server?.stop();
-    await rm(root, { recursive: true, force: true });
+    await namespace?.remove();
   });
 
   /** Sends the bomb and checks the answer, what was sent and how the server's peak memory moved. */

@@ -7,12 +7,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { FileStore } from '../../middleware/stores/file-store.ts';
-import { adminAuthorization, startListeningSite, type ListeningSite } from '../helpers/listening-site.ts';
+import { basicAuth } from '../helpers/dashboard-client.ts';
 import { rawRequest, type RawRequest } from '../helpers/raw-http.ts';
+import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
 import { Visitor } from '../helpers/visitor.ts';
 
 const ANNOUNCED_BYTES = 50_000_000;
@@ -21,18 +18,13 @@ const SENT_BYTES = 4_096;
 const EARLY_MS = 2_000;
 
 describe('oversized requests are refused early', () => {
-  let root: string;
-  let site: ListeningSite;
+  let site: ListeningTestApp;
   let port: number;
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'sessionkeeper-limits-'));
-    site = await startListeningSite(new FileStore({ dir: join(root, 'sessions') }));
-    port = Number(new URL(site.url).port);
+    site = await createTestApp('file', { listen: true });
+    port = site.port;
   });
-  after(async () => {
-    await site?.close();
-    await rm(root, { recursive: true, force: true });
-  });
+  after(() => site?.close());
 
   const host: [string, string] = ['Host', 'localhost'];
 
@@ -44,7 +36,7 @@ describe('oversized requests are refused early', () => {
     test(`${name}: 431 from Node before the app sees it`, async () => {
       const res = await rawRequest(port, { method: 'GET', target, headers: [host, ...headers] });
       assert.equal(res.status, 431);
-      assert.equal(site.logs().filter((line) => (line.level as number) >= 50).length, 0, 'nothing for the app to log');
+      assert.equal(site.logs.lines().filter((line) => (line.level as number) >= 50).length, 0, 'nothing for the app to log');
     });
   }
 
@@ -84,7 +76,7 @@ describe('oversized requests are refused early', () => {
     const visitor = new Visitor(site.url);
     assert.equal(await visitor.upload('kept\n', 'k.txt'), 303);
     for (const [target, extra, status] of [
-      ['/admin/api/purge-expired', [['Authorization', adminAuthorization()]], 200],
+      ['/admin/api/purge-expired', [['Authorization', basicAuth()]], 200],
       ['/forget', [['Cookie', visitor.cookieHeader]], 303],
     ] as [string, [string, string][], number][]) {
       const res = await rawRequest(port, announcing(target, 'application/json', extra), EARLY_MS);

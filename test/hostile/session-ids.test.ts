@@ -7,30 +7,23 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
-import { FileStore } from '../../middleware/stores/file-store.ts';
-import { adminAuthorization, SITE_KEYS, startListeningSite, type ListeningSite } from '../helpers/listening-site.ts';
-import { textFileForm } from '../helpers/site-app.ts';
+import { basicAuth } from '../helpers/dashboard-client.ts';
+import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
+import { TEST_KEYS } from '../helpers/test-settings.ts';
+import { textFileForm } from '../helpers/upload-forms.ts';
 import { Visitor } from '../helpers/visitor.ts';
 
 function signedSid(value: string, name = 'sid'): string {
-  return `${name}=${value}; ${name}.sig=${createHmac('sha1', SITE_KEYS[0]!).update(`${name}=${value}`).digest('base64url')}`;
+  return `${name}=${value}; ${name}.sig=${createHmac('sha1', TEST_KEYS[0]!).update(`${name}=${value}`).digest('base64url')}`;
 }
 
 describe('attacks on the session id', () => {
-  let root: string;
-  let site: ListeningSite;
+  let site: ListeningTestApp;
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'sessionkeeper-ids-'));
-    site = await startListeningSite(new FileStore({ dir: join(root, 'sessions') }));
+    site = await createTestApp('file', { listen: true });
   });
-  after(async () => {
-    await site?.close();
-    await rm(root, { recursive: true, force: true });
-  });
+  after(() => site?.close());
 
   test('an id offered in the URL is never taken as a session (only the signed cookie counts)', async () => {
     const victim = new Visitor(site.url);
@@ -66,7 +59,7 @@ describe('attacks on the session id', () => {
     const visitor = new Visitor(site.url);
     assert.equal(await visitor.upload('find my id\n', 'f.txt'), 303);
     const rawId = visitor.rawSessionId!;
-    const admin = { headers: { Authorization: adminAuthorization() } };
+    const admin = { headers: { Authorization: basicAuth() } };
     const answers = await Promise.all([
       visitor.request('/'),
       visitor.request('/action'),
@@ -81,22 +74,17 @@ describe('attacks on the session id', () => {
       assert.ok(!(await res.text()).includes(rawId) && !headers.includes(rawId), res.url);
     }
     assert.equal(await visitor.forget(), 303);
-    assert.ok(!JSON.stringify(site.logs()).includes(rawId), 'not in the logs');
-    assert.ok(JSON.stringify(site.logs()).includes(publicIdOf(rawId)), 'the logs name the session by its public id');
+    assert.ok(!JSON.stringify(site.logs.lines()).includes(rawId), 'not in the logs');
+    assert.ok(JSON.stringify(site.logs.lines()).includes(publicIdOf(rawId)), 'the logs name the session by its public id');
   });
 });
 
 describe('production cookies', () => {
-  let root: string;
-  let site: ListeningSite;
+  let site: ListeningTestApp;
   before(async () => {
-    root = await mkdtemp(join(tmpdir(), 'sessionkeeper-production-'));
-    site = await startListeningSite(new FileStore({ dir: join(root, 'sessions') }), { production: true, trustProxy: true, cookieName: '__Host-sid' });
+    site = await createTestApp('file', { sessions: { production: true, cookieName: '__Host-sid' }, server: { trustProxy: true }, listen: true });
   });
-  after(async () => {
-    await site?.close();
-    await rm(root, { recursive: true, force: true });
-  });
+  after(() => site?.close());
 
   const upload = (headers: Record<string, string>) => {
     const form = textFileForm('production\n');
@@ -128,8 +116,8 @@ describe('production cookies', () => {
     assert.equal(await site.sessions.store.count(Date.now()), countBefore, 'no session written');
     assert.equal((await fetch(`${site.url}/healthz`)).status, 200);
     assert.equal((await fetch(`${site.url}/static/style.css`)).status, 200);
-    const warnings = site.logs().filter((line) => /plain HTTP/.test(String(line.msg)));
+    const warnings = site.logs.lines().filter((line) => /plain HTTP/.test(String(line.msg)));
     assert.equal(warnings.length, 1, 'the operator is told once');
-    assert.equal(site.logs().filter((line) => (line.level as number) >= 50).length, 0, 'no error logged');
+    assert.equal(site.logs.lines().filter((line) => (line.level as number) >= 50).length, 0, 'no error logged');
   });
 });

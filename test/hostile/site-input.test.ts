@@ -13,9 +13,9 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { FileStore } from '../../middleware/stores/file-store.ts';
 import { rawRequest, type RawResponse } from '../helpers/raw-http.ts';
-import { SITE_KEYS, startListeningSite, type ListeningSite } from '../helpers/listening-site.ts';
+import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
+import { TEST_KEYS } from '../helpers/test-settings.ts';
 import { Visitor } from '../helpers/visitor.ts';
 import { assertNothingLeaks, headerValue, hostileText, queryString, urlText } from './hostile-values.ts';
 
@@ -24,7 +24,7 @@ const UPLOAD_MAX_BYTES = 4_096;
 
 /** The cookie signature as the `cookies` package computes it (Keygrip: HMAC-SHA1, base64url). */
 function signed(name: string, value: string): string {
-  const signature = createHmac('sha1', SITE_KEYS[0]!).update(`${name}=${value}`).digest('base64url');
+  const signature = createHmac('sha1', TEST_KEYS[0]!).update(`${name}=${value}`).digest('base64url');
   return `${name}=${value}; ${name}.sig=${signature}`;
 }
 
@@ -136,16 +136,17 @@ function multipartBody({ boundary, parts, cutAt, closing }: Pick<typeof multipar
 describe('hostile input against every route', () => {
   let root: string;
   let dir: string;
-  let site: ListeningSite;
+  let site: ListeningTestApp;
   let port: number;
   let holder: Visitor;
 
   before(async () => {
+    // The sessions in a directory of their own under `root`, so that a file written beside it would show.
     root = await mkdtemp(join(tmpdir(), 'sessionkeeper-hostile-'));
     dir = join(root, 'sessions');
     await mkdir(dir);
-    site = await startListeningSite(new FileStore({ dir }), { uploadMaxBytes: UPLOAD_MAX_BYTES });
-    port = Number(new URL(site.url).port);
+    site = await createTestApp('file', { sessions: { fileDir: dir }, server: { uploadMaxBytes: UPLOAD_MAX_BYTES }, listen: true });
+    port = site.port;
     holder = new Visitor(site.url);
     assert.equal(await holder.upload('a session to aim at\n', 'held.txt'), 303);
   });

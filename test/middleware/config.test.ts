@@ -11,6 +11,7 @@ describe('configuration', () => {
       fileDir: './var/sessions',
       pgTable: 'sessionkeeper_sessions',
       redisUrl: 'redis://127.0.0.1:6379',
+      redisPrefix: 'sessionkeeper:',
       idleTtlMs: 30 * 60_000,
       absoluteTtlMs: 24 * 3_600_000,
       cookieType: 'persistent',
@@ -18,11 +19,6 @@ describe('configuration', () => {
       sweepIntervalMs: 60_000,
       maxCount: 0,
       maxSessionBytes: 2_097_152,
-      uploadMaxBytes: 1_048_576,
-      adminUser: 'admin',
-      port: 3000,
-      host: '127.0.0.1',
-      trustProxy: false,
       logLevel: 'info',
       logFormat: 'json',
       production: false,
@@ -31,7 +27,6 @@ describe('configuration', () => {
     assert.equal(keys.length, 1, 'a random signing key outside production');
     assert.ok(keys[0]!.length >= 32);
     assert.equal(config.databaseUrl, undefined);
-    assert.equal(config.adminPassword, undefined);
   });
 
   test('log format defaults to pretty on a terminal', () => {
@@ -44,6 +39,7 @@ describe('configuration', () => {
       SESSION_FILE_DIR: '/tmp/s',
       SESSION_PG_TABLE: 'app.sessions',
       REDIS_URL: 'redis://cache:6380',
+      SESSION_REDIS_PREFIX: 'shop:sessions:',
       DATABASE_URL: 'postgres://u:p@db/x',
       SESSION_TTL: '90s',
       SESSION_ABSOLUTE_TTL: '7d',
@@ -53,12 +49,6 @@ describe('configuration', () => {
       SESSION_SWEEP_INTERVAL: '5m',
       SESSION_MAX_COUNT: '1000',
       SESSION_MAX_BYTES: '65536',
-      UPLOAD_MAX_BYTES: '2048',
-      ADMIN_USER: 'ops',
-      ADMIN_PASSWORD: 'correct horse',
-      PORT: '8080',
-      HOST: '0.0.0.0',
-      TRUST_PROXY: 'true',
       LOG_LEVEL: 'debug',
       LOG_FORMAT: 'pretty',
       NODE_ENV: 'production',
@@ -68,6 +58,7 @@ describe('configuration', () => {
       fileDir: '/tmp/s',
       pgTable: 'app.sessions',
       redisUrl: 'redis://cache:6380',
+      redisPrefix: 'shop:sessions:',
       databaseUrl: 'postgres://u:p@db/x',
       idleTtlMs: 90_000,
       absoluteTtlMs: 7 * 86_400_000,
@@ -78,12 +69,6 @@ describe('configuration', () => {
       sweepIntervalMs: 300_000,
       maxCount: 1000,
       maxSessionBytes: 65_536,
-      uploadMaxBytes: 2048,
-      adminUser: 'ops',
-      adminPassword: 'correct horse',
-      port: 8080,
-      host: '0.0.0.0',
-      trustProxy: true,
       logLevel: 'debug',
       logFormat: 'pretty',
       production: true,
@@ -98,6 +83,41 @@ describe('configuration', () => {
 
   test('an empty variable counts as unset', () => {
     assert.equal(loadConfig({ SESSION_STORE: '' }).store, 'file');
+    assert.equal(loadConfig({ SESSION_REDIS_PREFIX: '' }).redisPrefix, 'sessionkeeper:');
+  });
+
+  test('a Redis key prefix may be any printable text up to 100 characters', () => {
+    for (const prefix of ['shop:', 'a', 'tenant-7/sessions:', 'p'.repeat(100)]) {
+      assert.equal(loadConfig({ SESSION_REDIS_PREFIX: prefix }).redisPrefix, prefix);
+    }
+    assert.equal(resolveConfig({ redisPrefix: 'p'.repeat(100) }).redisPrefix, 'p'.repeat(100));
+  });
+
+  test('the server\'s and the dashboard\'s options are not the library\'s: TypeScript refuses them, and so does resolveConfig at run time', () => {
+    const misplaced = [
+      // @ts-expect-error port belongs to the reference server (server/settings.ts)
+      () => resolveConfig({ port: 3000 }),
+      // @ts-expect-error host belongs to the reference server
+      () => resolveConfig({ host: '0.0.0.0' }),
+      // @ts-expect-error uploadMaxBytes belongs to the reference server
+      () => resolveConfig({ uploadMaxBytes: 1024 }),
+      // @ts-expect-error trustProxy is the app's own app.proxy
+      () => resolveConfig({ trustProxy: true }),
+      // @ts-expect-error adminUser belongs to the dashboard (createAdmin's user)
+      () => resolveConfig({ adminUser: 'ops' }),
+      // @ts-expect-error adminPassword belongs to the dashboard (createAdmin's password)
+      () => resolveConfig({ adminPassword: 'a long secret' }),
+      // @ts-expect-error a typo of a plain-JavaScript caller
+      () => resolveConfig({ stor: 'redis' }),
+    ];
+    for (const resolve of misplaced) {
+      assert.throws(resolve, (err: unknown) => err instanceof ConfigError && /^"[A-Za-z]+" is not an option here: expected one of store, fileDir, /.test(err.message) && !err.message.includes('\n') && !err.message.includes('a long secret'));
+    }
+  });
+
+  test('the settings of the server and the dashboard are not the library\'s: their variables are left to those parts', () => {
+    const config = loadConfig({ PORT: 'not a port', UPLOAD_MAX_BYTES: '0', TRUST_PROXY: 'yes', ADMIN_PASSWORD: 'short', ADMIN_PATH: 'admin' });
+    for (const key of ['port', 'host', 'uploadMaxBytes', 'trustProxy', 'adminUser', 'adminPassword']) assert.ok(!(key in config), key);
   });
 
   const invalid: [Record<string, string>, RegExp][] = [
@@ -119,7 +139,6 @@ describe('configuration', () => {
     [{ NODE_ENV: 'production' }, /^SESSION_KEYS is required when NODE_ENV=production: .*at least 32 characters.*openssl rand -base64 32/],
     [{ SESSION_MAX_COUNT: '-1' }, /^SESSION_MAX_COUNT="-1" is not valid: expected a whole number from 0/],
     [{ SESSION_MAX_COUNT: 'lots' }, /^SESSION_MAX_COUNT="lots" is not valid/],
-    [{ UPLOAD_MAX_BYTES: '0' }, /^UPLOAD_MAX_BYTES="0" is not valid: expected a whole number from 1/],
     [{ SESSION_MAX_BYTES: 'big' }, /^SESSION_MAX_BYTES="big" is not valid: expected a whole number from 1024 to 134217728$/],
     [{ SESSION_MAX_BYTES: '-1' }, /^SESSION_MAX_BYTES="-1" is not valid: expected a whole number from 1024/],
     [{ SESSION_MAX_BYTES: '0' }, /^SESSION_MAX_BYTES="0" is not valid: expected a whole number from 1024/],
@@ -135,11 +154,11 @@ describe('configuration', () => {
       { NODE_ENV: 'production', SESSION_KEYS: 'a-key-of-32-characters-012345678,an-old-key-of-only-28-chars-' },
       /^SESSION_KEYS=\(hidden\) is not valid with NODE_ENV=production: every key needs at least 32 characters/,
     ],
-    [{ PORT: '70000' }, /^PORT="70000" is not valid: expected a whole number from 0 to 65535$/],
-    [{ TRUST_PROXY: 'yes' }, /^TRUST_PROXY="yes" is not valid: expected true or false$/],
     [{ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL="verbose" is not valid/],
     [{ LOG_FORMAT: 'xml' }, /^LOG_FORMAT="xml" is not valid: expected json, pretty$/],
-    [{ ADMIN_PASSWORD: 'short' }, /^ADMIN_PASSWORD=\(hidden\) is not valid: expected a password of at least 8 characters$/],
+    [{ SESSION_REDIS_PREFIX: 'my app:' }, /^SESSION_REDIS_PREFIX="my app:" is not valid: expected a key prefix of 1 to 100 printable characters without spaces$/],
+    [{ SESSION_REDIS_PREFIX: 'p'.repeat(101) }, /^SESSION_REDIS_PREFIX="p{101}" is not valid: expected a key prefix of 1 to 100/],
+    [{ SESSION_REDIS_PREFIX: 'tab\there:' }, /^SESSION_REDIS_PREFIX="tab\\there:" is not valid/],
     [{ SESSION_TTL: '2h', SESSION_ABSOLUTE_TTL: '1h' }, /^SESSION_ABSOLUTE_TTL=3600s is shorter than SESSION_TTL=7200s/],
     [{ SESSION_SWEEP_INTERVAL: '500ms' }, /^SESSION_SWEEP_INTERVAL="500ms" is not valid/],
     [{ SESSION_SWEEP_INTERVAL: '30d' }, /^SESSION_SWEEP_INTERVAL="30d" is not valid: .*at most 24d$/],
@@ -179,7 +198,7 @@ describe('configuration', () => {
   });
 
   test('never shows a secret value in an error', () => {
-    for (const env of [{ ADMIN_PASSWORD: 'abc' }, { DATABASE_URL: 'mysql://user:hunter2@db/x' }, { SESSION_KEYS: 'hunter2' }, { NODE_ENV: 'production', SESSION_KEYS: 'hunter2-hunter2-hunter2' }]) {
+    for (const env of [{ DATABASE_URL: 'mysql://user:hunter2@db/x' }, { SESSION_KEYS: 'hunter2' }, { NODE_ENV: 'production', SESSION_KEYS: 'hunter2-hunter2-hunter2' }]) {
       assert.throws(() => loadConfig(env), (err: Error) => !/hunter2|abc/.test(err.message));
     }
   });
@@ -188,6 +207,9 @@ describe('configuration', () => {
     assert.throws(() => resolveConfig({ idleTtlMs: -1 }), { message: /^SESSION_TTL \(option idleTtlMs\)=-1 is not valid/ });
     assert.throws(() => resolveConfig({ store: 'mongo' as never }), { message: /^SESSION_STORE \(option store\)="mongo" is not valid/ });
     assert.throws(() => resolveConfig({ keys: [] }), { message: /^SESSION_KEYS \(option keys\)=\(hidden\) is not valid/ });
-    assert.equal(resolveConfig({ maxCount: 0, trustProxy: false }).maxCount, 0, '0 and false survive defaults');
+    assert.throws(() => resolveConfig({ redisPrefix: 'a b' }), { message: /^SESSION_REDIS_PREFIX \(option redisPrefix\)="a b" is not valid/ });
+    const kept = resolveConfig({ maxCount: 0, production: false });
+    assert.equal(kept.maxCount, 0, '0 survives defaults');
+    assert.equal(kept.production, false, 'false survives defaults');
   });
 });

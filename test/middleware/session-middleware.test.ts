@@ -7,11 +7,10 @@ import request from 'supertest';
 import { createHmac } from 'node:crypto';
 import { publicIdOf } from '../../middleware/ids.ts';
 import type { LifecycleEvent } from '../../middleware/events.ts';
-import { RedisStore } from '../../middleware/stores/redis-store.ts';
-import { FileStore } from '../../middleware/stores/file-store.ts';
-import type { Lifetime, SessionRecord } from '../../middleware/store.ts';
+import { FaultyFileStore, unreachableStore } from '../helpers/failing-stores.ts';
+import { createSessionApp, type SessionApp } from '../helpers/session-app.ts';
 import { STORE_KINDS, createNamespace } from '../helpers/store-fixtures.ts';
-import { createSessionApp, TEST_KEYS, type SessionApp } from '../helpers/session-app.ts';
+import { TEST_KEYS } from '../helpers/test-settings.ts';
 
 /** The raw session id and its signature cookie from a response. */
 function sessionCookie(res: request.Response): { id: string; header: string } {
@@ -78,7 +77,7 @@ for (const kind of STORE_KINDS) {
 
     test('each request after the refresh interval pushes the idle expiry forward (rolling)', async () => {
       // A 3 s lifetime refreshes every 30 ms (see rolling-refresh.test.ts for the interval itself).
-      const rolling = await createSessionApp(kind, { idleTtlMs: 3_000 });
+      const rolling = await createSessionApp(kind, { sessions: { idleTtlMs: 3_000 } });
       try {
         const first = await request(rolling.app.callback()).post('/write?a=1').expect(200);
         const cookie = sessionCookie(first);
@@ -172,8 +171,8 @@ for (const kind of STORE_KINDS) {
       await request(handle.app.callback()).post('/forget').set('Cookie', signedCookie(id));
       const page = await handle.sessions.store.list({ limit: 10, sort: 'expiry', now: Date.now() });
       assert.ok(!JSON.stringify(page).includes(id));
-      assert.ok(!handle.logText().includes(id), 'raw id absent from logs');
-      assert.ok(handle.logText().includes(publicIdOf(id)), 'public id present in logs');
+      assert.ok(!handle.logs.text().includes(id), 'raw id absent from logs');
+      assert.ok(handle.logs.text().includes(publicIdOf(id)), 'public id present in logs');
       if (kind === 'file') {
         const dir = handle.namespace.settings.fileDir!;
         for (const name of await readdir(dir)) {
@@ -191,7 +190,7 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(await handle.sessions.sweeper.sweepNow(), { expired: 2, evicted: 0 });
       assert.deepEqual(await handle.sessions.sweeper.sweepNow(), { expired: 0, evicted: 0 });
       assert.deepEqual(events.filter((e) => e.event === 'session.expired').map((e) => e.sid).sort(), [...ids].sort());
-      const logged = handle.logText().split('\n').filter((line) => line.includes('"event":"session.expired"'));
+      const logged = handle.logs.text().split('\n').filter((line) => line.includes('"event":"session.expired"'));
       assert.equal(logged.length, 2);
       for (const line of logged) assert.match(line, /"store":"\w+","at":"\d{4}-\d\d-\d\dT/);
     });
@@ -200,7 +199,7 @@ for (const kind of STORE_KINDS) {
 
 describe('session lifetime', () => {
   test('an idle session expires on the server, even before it is swept', async () => {
-    const handle = await createSessionApp('file', { idleTtlMs: 1_000, absoluteTtlMs: 0 });
+    const handle = await createSessionApp('file', { sessions: { idleTtlMs: 1_000, absoluteTtlMs: 0 } });
     try {
       const cookie = sessionCookie(await request(handle.app.callback()).post('/write?a=1'));
       await sleep(1_100);
@@ -212,7 +211,7 @@ describe('session lifetime', () => {
   });
 
   test('the absolute limit ends a session however active it is', async () => {
-    const handle = await createSessionApp('redis', { idleTtlMs: 2_000, absoluteTtlMs: 3_000 });
+    const handle = await createSessionApp('redis', { sessions: { idleTtlMs: 2_000, absoluteTtlMs: 3_000 } });
     try {
       const cookie = sessionCookie(await request(handle.app.callback()).post('/write?a=1'));
       const started = Date.now();
@@ -230,7 +229,7 @@ describe('session lifetime', () => {
   });
 
   test('browser cookies carry no expiry but get the same server-side TTL', async () => {
-    const handle = await createSessionApp('postgres', { cookieType: 'browser', idleTtlMs: 60_000 });
+    const handle = await createSessionApp('postgres', { sessions: { cookieType: 'browser', idleTtlMs: 60_000 } });
     try {
       const res = await request(handle.app.callback()).post('/write?a=1').expect(200);
       const sid = ([] as string[]).concat(res.headers['set-cookie']).find((c) => c.startsWith('sid='))!;
@@ -260,7 +259,7 @@ describe('session lifetime', () => {
   });
 
   test('the session cap evicts the sessions nearest to expiry and logs them', async () => {
-    const handle = await createSessionApp('file', { maxCount: 2 });
+    const handle = await createSessionApp('file', { sessions: { maxCount: 2 } });
     try {
       const evicted: string[] = [];
       handle.sessions.events.on('session.evicted', (e: LifecycleEvent) => evicted.push(e.sid!));
@@ -276,7 +275,7 @@ describe('session lifetime', () => {
   });
 
   test('production cookies are Secure behind a trusted TLS proxy', async () => {
-    const handle = await createSessionApp('file', { production: true, trustProxy: true });
+    const handle = await createSessionApp('file', { sessions: { production: true }, proxy: true });
     try {
       const res = await request(handle.app.callback()).post('/write?a=1').set('X-Forwarded-Proto', 'https').expect(200);
       const sid = ([] as string[]).concat(res.headers['set-cookie']).find((c) => c.startsWith('sid='))!;
@@ -289,8 +288,7 @@ describe('session lifetime', () => {
 
 describe('when the store does not answer', () => {
   test('a request that needs its session gets 503 within 5 s, logged once, and the process carries on', async () => {
-    const unreachable = new RedisStore({ url: 'redis://127.0.0.1:1', prefix: 'sktest:down:' });
-    const handle = await createSessionApp('redis', {}, unreachable);
+    const handle = await createSessionApp('redis', { store: unreachableStore('redis') });
     try {
       for (let i = 0; i < 3; i++) {
         const started = Date.now();
@@ -301,7 +299,7 @@ describe('when the store does not answer', () => {
         const withCookie = await request(handle.app.callback()).get('/read').set('Cookie', signedCookie('A'.repeat(43)));
         assert.equal(withCookie.status, 503);
       }
-      const lines = handle.logText().split('\n').filter((l) => l.includes('session store unavailable'));
+      const lines = handle.logs.text().split('\n').filter((l) => l.includes('session store unavailable'));
       assert.equal(lines.length, 1, 'the cause is logged once, not per request');
     } finally {
       await handle.close();
@@ -312,23 +310,13 @@ describe('when the store does not answer', () => {
 describe('a slow store', () => {
   test('a request that reads and then writes gets its 503 within 5 s in all, not per store call', async () => {
     const namespace = await createNamespace('file');
-    // The real file store, with reads that take 2.8 s and writes that never finish.
-    class SlowFileStore extends FileStore {
-      slow = false;
-      override async get(id: string, now: number) {
-        if (this.slow) await sleep(2_800);
-        return super.get(id, now);
-      }
-      override async update(id: string, record: SessionRecord, now: number) {
-        if (this.slow) await new Promise(() => undefined);
-        return super.update(id, record, now);
-      }
-    }
-    const store = new SlowFileStore({ dir: namespace.settings.fileDir! });
-    const handle = await createSessionApp('file', namespace.settings, store);
+    const store = new FaultyFileStore({ dir: namespace.settings.fileDir! });
+    const handle = await createSessionApp('file', { namespace, store });
     try {
       const cookie = sessionCookie(await request(handle.app.callback()).post('/write?a=1').expect(200));
-      store.slow = true;
+      // Reads take 2.8 s and writes never finish.
+      store.readDelayMs = 2_800;
+      store.writesHang = true;
       const started = Date.now();
       const res = await request(handle.app.callback()).post('/write?a=2').set('Cookie', cookie.header);
       const elapsedMs = Date.now() - started;
@@ -336,7 +324,8 @@ describe('a slow store', () => {
       assert.ok(elapsedMs < 5_000, `answered after ${elapsedMs} ms`);
       assert.ok(elapsedMs >= 4_000, `the read got its time and the write the rest (${elapsedMs} ms)`);
     } finally {
-      store.slow = false;
+      store.readDelayMs = 0;
+      store.writesHang = false;
       await handle.close();
       await namespace.remove();
     }
@@ -346,24 +335,17 @@ describe('a slow store', () => {
 describe('a store that reads but refuses writes', () => {
   test('rolling reads count as writes: a working listing does not make the outage log again and again', async () => {
     const namespace = await createNamespace('file');
-    // The real file store on a disk that has turned read-only: every write, including a rolling read, fails.
-    class ReadOnlyFileStore extends FileStore {
-      readOnly = false;
-      override async get(id: string, now: number, roll?: Lifetime) {
-        if (this.readOnly && roll) throw Object.assign(new Error('read-only file system'), { code: 'EROFS' });
-        return super.get(id, now, roll);
-      }
-    }
-    const store = new ReadOnlyFileStore({ dir: namespace.settings.fileDir! });
-    const handle = await createSessionApp('file', namespace.settings, store);
+    const store = new FaultyFileStore({ dir: namespace.settings.fileDir! });
+    const handle = await createSessionApp('file', { namespace, store });
     try {
       const cookie = sessionCookie(await request(handle.app.callback()).post('/write?a=1').expect(200));
+      // The disk turns read-only: every write, including a rolling read, fails.
       store.readOnly = true;
       for (let i = 0; i < 3; i++) {
         await request(handle.app.callback()).get('/read').set('Cookie', cookie.header).expect(503);
         await handle.sessions.store.list({ limit: 5, sort: 'expiry', now: Date.now() }); // the dashboard still lists
       }
-      const lines = handle.logText().split('\n');
+      const lines = handle.logs.text().split('\n');
       assert.equal(lines.filter((l) => l.includes('session store unavailable')).length, 1);
       assert.equal(lines.filter((l) => l.includes('session store answering again')).length, 0);
     } finally {

@@ -10,8 +10,8 @@ import type { LifecycleEvent } from '../../middleware/events.ts';
 import { publicIdOf } from '../../middleware/ids.ts';
 import { SessionTooLargeError } from '../../middleware/index.ts';
 import { dataSizeBytes } from '../../middleware/store.ts';
-import { STORE_KINDS } from '../helpers/store-fixtures.ts';
 import { createSessionApp, type SessionApp } from '../helpers/session-app.ts';
+import { STORE_KINDS } from '../helpers/store-fixtures.ts';
 
 const MAX_BYTES = 1024;
 
@@ -26,7 +26,7 @@ for (const kind of STORE_KINDS) {
     let errors: unknown[];
     let events: LifecycleEvent[];
     beforeEach(async () => {
-      handle = await createSessionApp(kind, { maxSessionBytes: MAX_BYTES });
+      handle = await createSessionApp(kind, { sessions: { maxSessionBytes: MAX_BYTES } });
       errors = [];
       events = [];
       handle.app.on('error', (err: unknown) => errors.push(err));

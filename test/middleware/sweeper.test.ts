@@ -3,20 +3,21 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Koa from 'koa';
 import { createSessionkeeper } from '../../middleware/sessionkeeper.ts';
-import { createLogger } from '../../middleware/logger.ts';
 import { publicIdOf, newSessionId } from '../../middleware/ids.ts';
 import type { LifecycleEvent } from '../../middleware/events.ts';
-import { FileStore } from '../../middleware/stores/file-store.ts';
+import { FaultyFileStore } from '../helpers/failing-stores.ts';
+import { captureLogs, silentLogger } from '../helpers/log-capture.ts';
 import { STORE_KINDS, createNamespace } from '../helpers/store-fixtures.ts';
+import { testSessionOptions } from '../helpers/test-settings.ts';
 
-const silent = createLogger({ level: 'silent', format: 'json' });
+const silent = silentLogger();
 
 for (const kind of STORE_KINDS) {
   describe(`sweeping the ${kind} store from several processes`, () => {
     test('three sweepers on one store log each expiry exactly once between them', async () => {
       const namespace = await createNamespace(kind);
       const keepers = await Promise.all(
-        [1, 2, 3].map(() => createSessionkeeper(new Koa(), { store: kind, sweepIntervalMs: 3_600_000, ...namespace.settings }, { logger: silent, store: namespace.open() })),
+        [1, 2, 3].map(() => createSessionkeeper(new Koa(), testSessionOptions(namespace), { logger: silent, store: namespace.open() })),
       );
       try {
         const expired: string[] = [];
@@ -40,7 +41,7 @@ for (const kind of STORE_KINDS) {
 
     test('the interval sweeper runs by itself and stops on close', async () => {
       const namespace = await createNamespace(kind);
-      const keeper = await createSessionkeeper(new Koa(), { store: kind, sweepIntervalMs: 1_000, ...namespace.settings }, { logger: silent, store: namespace.open() });
+      const keeper = await createSessionkeeper(new Koa(), testSessionOptions(namespace, { sweepIntervalMs: 1_000 }), { logger: silent, store: namespace.open() });
       try {
         const now = Date.now();
         const id = publicIdOf(newSessionId());
@@ -63,11 +64,8 @@ for (const kind of STORE_KINDS) {
 describe('lifecycle event listeners', () => {
   test('a listener that throws loses no expiry log and stops no sweep', async () => {
     const namespace = await createNamespace('file');
-    const lines: string[] = [];
-    const { Writable } = await import('node:stream');
-    const { default: pino } = await import('pino');
-    const logger = pino(new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }));
-    const keeper = await createSessionkeeper(new Koa(), { store: 'file', sweepIntervalMs: 3_600_000, ...namespace.settings }, { logger, store: namespace.open() });
+    const logs = captureLogs('info');
+    const keeper = await createSessionkeeper(new Koa(), testSessionOptions(namespace), { logger: logs.logger, store: namespace.open() });
     try {
       const seen: string[] = [];
       keeper.events.on('session.expired', () => {
@@ -81,8 +79,8 @@ describe('lifecycle event listeners', () => {
       assert.deepEqual(await keeper.sweeper.sweepNow(), { expired: 5, evicted: 0 });
       assert.equal(seen.filter((s) => !s.startsWith('once:')).length, 5, 'the other listeners got every event');
       assert.equal(seen.filter((s) => s.startsWith('once:')).length, 1, 'a once-listener still runs once');
-      assert.equal(lines.filter((l) => l.includes('"msg":"session.expired"')).length, 5, 'every expiry logged');
-      assert.equal(lines.filter((l) => l.includes('a lifecycle event listener threw')).length, 5);
+      assert.equal(logs.lines().filter((line) => line.msg === 'session.expired').length, 5, 'every expiry logged');
+      assert.equal(logs.lines().filter((line) => line.msg === 'a lifecycle event listener threw').length, 5);
     } finally {
       await keeper.close();
       await namespace.remove();
@@ -94,16 +92,10 @@ describe('lifecycle event listeners', () => {
 describe('a slow store', () => {
   test('a purge slower than the store timeout still logs every session it removed', async () => {
     const namespace = await createNamespace('file');
-    // The real file store, answering purges late: the sessions are gone when the answer comes.
-    class SlowPurgeFileStore extends FileStore {
-      override async purgeExpired(now: number, batchSize: number): Promise<string[]> {
-        const ids = await super.purgeExpired(now, batchSize);
-        await sleep(300);
-        return ids;
-      }
-    }
-    const slow = new SlowPurgeFileStore({ dir: namespace.settings.fileDir! });
-    const keeper = await createSessionkeeper(new Koa(), { store: 'file', sweepIntervalMs: 3_600_000, ...namespace.settings }, { logger: silent, store: slow, storeTimeoutMs: 100 });
+    // Purges answer 300 ms late, beyond the 100 ms store timeout: the sessions are gone when the answer comes.
+    const slow = new FaultyFileStore({ dir: namespace.settings.fileDir! });
+    slow.purgeDelayMs = 300;
+    const keeper = await createSessionkeeper(new Koa(), testSessionOptions(namespace), { logger: silent, store: slow, storeTimeoutMs: 100 });
     try {
       const expired: string[] = [];
       keeper.events.on('session.expired', (e: LifecycleEvent) => expired.push(e.sid!));

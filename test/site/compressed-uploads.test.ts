@@ -11,22 +11,25 @@ import type { Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { compressed, streamChunkedRequest, type BodyEncoding } from '../helpers/request-bodies.ts';
-import { cookieHeaderOf, shownLines, textFileForm, type SiteHandle, type SiteWithUpload, startSiteWithUpload } from '../helpers/site-app.ts';
+import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
+import { cookieHeaderOf, shownLines, textFileForm } from '../helpers/upload-forms.ts';
 
 const UPLOAD_MAX_BYTES = 1000;
 const ENCODINGS: BodyEncoding[] = ['gzip', 'deflate', 'br'];
 
 describe('compressed uploads', () => {
-  let site: SiteHandle;
+  let site: ListeningTestApp;
   let server: Server;
   let port: number;
+  /** The Cookie header of a visitor whose first upload, `kept line`, every refusal must leave in place. */
   let cookie: string;
-  let listening: SiteWithUpload;
   before(async () => {
-    listening = await startSiteWithUpload({ uploadMaxBytes: UPLOAD_MAX_BYTES });
-    ({ site, server, port, cookie } = listening);
+    site = await createTestApp('file', { server: { uploadMaxBytes: UPLOAD_MAX_BYTES }, listen: true });
+    ({ httpServer: server, port } = site);
+    const form = textFileForm('kept line\n');
+    cookie = cookieHeaderOf(await request(server).post('/').set('Content-Type', form.contentType).send(form.body).expect(303));
   });
-  after(() => listening.close());
+  after(() => site.close());
 
   /** Posts `body` as the visitor holding the first upload. */
   function post(contentType: string, encoding: string, body: Buffer) {
@@ -39,7 +42,7 @@ describe('compressed uploads', () => {
     assert.doesNotMatch(res.text, /\bat .+\.(ts|js):\d+/, 'no stack trace in the page');
     const action = await request(server).get('/action').set('Cookie', cookie).expect(200);
     assert.deepEqual(shownLines(action.text), ['kept line']);
-    const errors = site.logText().split('\n').filter((line) => line && JSON.parse(line).level >= 50);
+    const errors = site.logs.lines().filter((line) => line.level! >= 50);
     assert.deepEqual(errors, [], 'no error-level log line');
   }
 

@@ -1,20 +1,15 @@
-import { describe, test, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import request from 'supertest';
-import type { SessionStore, StoreKind } from '../../middleware/store.ts';
-import { FileStore } from '../../middleware/stores/file-store.ts';
-import { PostgresStore } from '../../middleware/stores/postgres-store.ts';
-import { RedisStore } from '../../middleware/stores/redis-store.ts';
+import { unreachableStore } from '../helpers/failing-stores.ts';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
-import { cookieHeaderOf, createSiteApp, textFileForm } from '../helpers/site-app.ts';
+import { createTestApp } from '../helpers/test-app.ts';
+import { cookieHeaderOf, textFileForm } from '../helpers/upload-forms.ts';
 
 describe('GET /healthz', () => {
   for (const kind of STORE_KINDS) {
     test(`200 with the store type when the ${kind} store answers`, async () => {
-      const site = await createSiteApp(kind);
+      const site = await createTestApp(kind);
       try {
         const res = await request(site.app.callback()).get('/healthz').expect(200).expect('Content-Type', /application\/json/);
         assert.deepEqual(res.body, { store: kind, healthy: true });
@@ -28,7 +23,7 @@ describe('GET /healthz', () => {
   }
 
   test('never touches a visitor session, even when the request carries one', async () => {
-    const site = await createSiteApp('file');
+    const site = await createTestApp('file');
     try {
       const form = textFileForm('hello\n');
       const cookie = cookieHeaderOf(await request(site.app.callback()).post('/').set('Content-Type', form.contentType).send(form.body).expect(303));
@@ -43,7 +38,7 @@ describe('GET /healthz', () => {
   });
 
   test('other methods get 405 with Allow, as JSON', async () => {
-    const site = await createSiteApp('file');
+    const site = await createTestApp('file');
     try {
       const res = await request(site.app.callback()).post('/healthz').expect(405).expect('Content-Type', /application\/json/);
       assert.equal(res.headers.allow, 'GET, HEAD');
@@ -54,26 +49,9 @@ describe('GET /healthz', () => {
   });
 
   describe('503 when the store does not answer', () => {
-    const cleanups: (() => Promise<void>)[] = [];
-    after(async () => {
-      for (const cleanup of cleanups) await cleanup();
-    });
-
-    const unreachable: Record<StoreKind, () => Promise<SessionStore>> = {
-      // A regular file where the session directory should be.
-      file: async () => {
-        const dir = await mkdtemp(join(tmpdir(), 'sessionkeeper-site-'));
-        cleanups.push(() => rm(dir, { recursive: true, force: true }));
-        await writeFile(join(dir, 'sessions'), 'not a directory');
-        return new FileStore({ dir: join(dir, 'sessions') });
-      },
-      redis: async () => new RedisStore({ url: 'redis://127.0.0.1:1' }),
-      postgres: async () => new PostgresStore({ connectionString: 'postgres://postgres@127.0.0.1:1/test', table: 'unreachable' }),
-    };
-
     for (const kind of STORE_KINDS) {
       test(`the ${kind} store`, async () => {
-        const site = await createSiteApp(kind, {}, { store: await unreachable[kind](), storeTimeoutMs: 1000 });
+        const site = await createTestApp(kind, { store: unreachableStore(kind), storeTimeoutMs: 1000 });
         try {
           const res = await request(site.app.callback()).get('/healthz').expect(503).expect('Content-Type', /application\/json/);
           assert.deepEqual(res.body, { store: kind, healthy: false });

@@ -6,13 +6,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { textFileForm } from '../helpers/site-app.ts';
+import { textFileForm } from '../helpers/upload-forms.ts';
 
 const REPO_DIR = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = join(REPO_DIR, 'server', 'main.ts');
@@ -71,31 +70,32 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 
 describe('server/main.ts', () => {
   test('`npm start` with no settings serves the site on the file store and stops on SIGTERM', async () => {
-    const varDir = join(REPO_DIR, 'var');
-    const varExisted = existsSync(varDir);
-    // PORT is the one variable set: 0 takes a free port, so the test never collides with a server on the default 3000.
-    // Detached: the server runs in its own process group, signalled as a whole, as a terminal or container runtime does.
-    const server = await startProcess('npm', ['start'], { cwd: REPO_DIR, env: { ...BARE_ENV, PORT: '0' }, detached: true });
+    const checkout = await checkoutWithoutVar();
     try {
-      assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/, 'HOST defaults to 127.0.0.1');
-      const health = await fetch(`${server.url}/healthz`);
-      assert.equal(health.status, 200);
-      assert.deepEqual(await health.json(), { store: 'file', healthy: true });
-      const home = await fetch(`${server.url}/`);
-      assert.equal(home.status, 200);
-      assert.match(await home.text(), /Upload a text file/);
-      assert.match(server.output(), new RegExp(`sessions in the file store at ${join(REPO_DIR, 'var', 'sessions')}`));
+      // PORT is the one variable set: 0 takes a free port, so the test never collides with a server on the default 3000.
+      // Detached: the server runs in its own process group, signalled as a whole, as a terminal or container runtime does.
+      const server = await startProcess('npm', ['start'], { cwd: checkout, env: { ...BARE_ENV, PORT: '0' }, detached: true });
+      try {
+        assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/, 'HOST defaults to 127.0.0.1');
+        const health = await fetch(`${server.url}/healthz`);
+        assert.equal(health.status, 200);
+        assert.deepEqual(await health.json(), { store: 'file', healthy: true });
+        const home = await fetch(`${server.url}/`);
+        assert.equal(home.status, 200);
+        assert.match(await home.text(), /Upload a text file/);
+        assert.match(server.output(), new RegExp(`sessions in the file store at ${join(checkout, 'var', 'sessions')}`));
+      } finally {
+        process.kill(-server.child.pid!, 'SIGTERM');
+        await within(server.drained, EXIT_TIMEOUT_MS, 'exit after SIGTERM').catch((err) => {
+          process.kill(-server.child.pid!, 'SIGKILL');
+          throw err;
+        });
+      }
+      assert.match(server.output(), /"msg":"stopped"/);
+      assert.doesNotMatch(server.output(), /exiting anyway|shutdown failed/);
     } finally {
-      process.kill(-server.child.pid!, 'SIGTERM');
-      await within(server.drained, EXIT_TIMEOUT_MS, 'exit after SIGTERM').catch((err) => {
-        process.kill(-server.child.pid!, 'SIGKILL');
-        throw err;
-      });
-      // Remove what the run created, and only that.
-      if (!varExisted) await rm(varDir, { recursive: true, force: true });
+      await rm(checkout, { recursive: true, force: true });
     }
-    assert.match(server.output(), /"msg":"stopped"/);
-    assert.doesNotMatch(server.output(), /exiting anyway|shutdown failed/);
   });
 
   test('on SIGTERM it stops accepting, finishes the request in flight, saves its session, then exits 0', async () => {
@@ -204,6 +204,19 @@ describe('server/main.ts', () => {
     assert.equal(stderr, 'SESSION_STORE="mongodb" is not valid: expected file, redis, postgres\n');
   });
 });
+
+/**
+ * A checkout of the repository in a temporary directory: every top-level entry
+ * linked, except `var/`, where the server with no settings keeps its sessions.
+ * `npm start` runs there as in the repository, and writes nothing into it.
+ */
+async function checkoutWithoutVar(): Promise<string> {
+  const checkout = await mkdtemp(join(tmpdir(), 'sessionkeeper-checkout-'));
+  for (const entry of await readdir(REPO_DIR)) {
+    if (entry !== 'var') await symlink(join(REPO_DIR, entry), join(checkout, entry));
+  }
+  return checkout;
+}
 
 /** After a failed assertion: never leave a server running. */
 function stopIfRunning(server: RunningServer | undefined): void {

@@ -1,13 +1,14 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { cookieHeaderOf, createSiteApp, textFileForm, type SiteHandle } from '../helpers/site-app.ts';
+import { createTestApp, type TestApp } from '../helpers/test-app.ts';
+import { cookieHeaderOf, textFileForm } from '../helpers/upload-forms.ts';
 
 describe('security headers and page hygiene', () => {
-  let site: SiteHandle;
+  let site: TestApp;
   let cookie: string;
   before(async () => {
-    site = await createSiteApp('file', { uploadMaxBytes: 100 });
+    site = await createTestApp('file', { server: { uploadMaxBytes: 100 } });
     const form = textFileForm('<script>alert(1)</script>\n<style>body{}</style>\n');
     cookie = cookieHeaderOf(await request(site.app.callback()).post('/').set('Content-Type', form.contentType).send(form.body).expect(303));
   });
@@ -63,11 +64,15 @@ describe('security headers and page hygiene', () => {
   });
 
   test('in production, browsers are told to use https only', async () => {
-    const production = await createSiteApp('file', { production: true, trustProxy: true });
+    const production = await createTestApp('file', { sessions: { production: true }, server: { trustProxy: true } });
     try {
       const res = await request(production.app.callback()).get('/').set('X-Forwarded-Proto', 'https').expect(200);
       assert.match(res.headers['content-security-policy'] ?? '', /upgrade-insecure-requests/);
       assert.match(res.headers['strict-transport-security'] ?? '', /max-age=\d+/);
+      // HSTS binds the whole domain to HTTPS: the reference server decides that for every page, the dashboard's included.
+      const dashboard = await request(production.app.callback()).get('/admin/login').set('X-Forwarded-Proto', 'https').expect(200);
+      assert.match(dashboard.headers['content-security-policy'] ?? '', /upgrade-insecure-requests/);
+      assert.match(dashboard.headers['strict-transport-security'] ?? '', /max-age=\d+/);
     } finally {
       await production.close();
     }

@@ -1,12 +1,12 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { createSiteApp, type SiteHandle } from '../helpers/site-app.ts';
+import { createTestApp, type TestApp } from '../helpers/test-app.ts';
 
 describe('static files under /static/', () => {
-  let site: SiteHandle;
+  let site: TestApp;
   before(async () => {
-    site = await createSiteApp('file');
+    site = await createTestApp('file');
   });
   after(async () => {
     await site.close();

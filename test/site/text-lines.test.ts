@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { linesOf, textOf } from '../../server/text-lines.ts';
-import { PageError } from '../../server/page-error.ts';
+import { PageError } from '../../web/page-error.ts';
 
 const utf8 = (text: string) => Buffer.from(text, 'utf8');
 /** What the site shows of an uploaded file: its text, decoded and checked, split into lines. */

@@ -11,21 +11,24 @@ import type { Server } from 'node:http';
 import request from 'supertest';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { chunked } from '../helpers/request-bodies.ts';
-import { cookieHeaderOf, multipartBody, shownLines, textFileForm, type FormPart, type SiteHandle, type SiteWithUpload, startSiteWithUpload } from '../helpers/site-app.ts';
+import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
+import { cookieHeaderOf, type FormPart, multipartBody, shownLines, textFileForm } from '../helpers/upload-forms.ts';
 
 const UPLOAD_MAX_BYTES = 1000;
 
 describe('upload bounds', () => {
-  let site: SiteHandle;
+  let site: ListeningTestApp;
   let server: Server;
   let port: number;
+  /** The Cookie header of a visitor whose first upload, `kept line`, every refusal must leave in place. */
   let cookie: string;
-  let listening: SiteWithUpload;
   before(async () => {
-    listening = await startSiteWithUpload({ uploadMaxBytes: UPLOAD_MAX_BYTES });
-    ({ site, server, port, cookie } = listening);
+    site = await createTestApp('file', { server: { uploadMaxBytes: UPLOAD_MAX_BYTES }, listen: true });
+    ({ httpServer: server, port } = site);
+    const form = textFileForm('kept line\n');
+    cookie = cookieHeaderOf(await request(server).post('/').set('Content-Type', form.contentType).send(form.body).expect(303));
   });
-  after(() => listening.close());
+  after(() => site.close());
 
   /** Checks the refusal page and that the session still shows the first upload, and nothing was logged as an error. */
   async function assertRefusedAndKept(status: number, body: string, heading: RegExp): Promise<void> {
@@ -33,7 +36,7 @@ describe('upload bounds', () => {
     assert.match(body, heading);
     const action = await request(server).get('/action').set('Cookie', cookie).expect(200);
     assert.deepEqual(shownLines(action.text), ['kept line']);
-    const errors = site.logText().split('\n').filter((line) => line && JSON.parse(line).level >= 50);
+    const errors = site.logs.lines().filter((line) => line.level! >= 50);
     assert.deepEqual(errors, [], 'no error-level log line');
   }
 

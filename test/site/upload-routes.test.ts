@@ -2,15 +2,16 @@ import { describe, test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
-import { cookieHeaderOf, createSiteApp, multipartBody, shownLines, textFileForm, type SiteHandle } from '../helpers/site-app.ts';
+import { createTestApp, type TestApp } from '../helpers/test-app.ts';
+import { cookieHeaderOf, multipartBody, shownLines, textFileForm } from '../helpers/upload-forms.ts';
 
 const UPLOAD_MAX_BYTES = 1000;
 
 for (const kind of STORE_KINDS) {
   describe(`upload site on the ${kind} store`, () => {
-    let site: SiteHandle;
+    let site: TestApp;
     beforeEach(async () => {
-      site = await createSiteApp(kind, { uploadMaxBytes: UPLOAD_MAX_BYTES });
+      site = await createTestApp(kind, { server: { uploadMaxBytes: UPLOAD_MAX_BYTES } });
     });
     afterEach(async () => {
       await site.close();

@@ -10,15 +10,16 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { publicIdOf } from '../../middleware/ids.ts';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
-import { cookieHeaderOf, createSiteApp, shownLines, textFileForm, type SiteHandle } from '../helpers/site-app.ts';
+import { createTestApp, type TestApp } from '../helpers/test-app.ts';
+import { cookieHeaderOf, shownLines, textFileForm } from '../helpers/upload-forms.ts';
 
 const MIB = 1024 * 1024;
 
 for (const kind of STORE_KINDS) {
   describe(`the size of an upload once stored, on the ${kind} store`, () => {
-    let site: SiteHandle;
+    let site: TestApp;
     before(async () => {
-      site = await createSiteApp(kind);
+      site = await createTestApp(kind);
     });
     after(async () => {
       await site.close();

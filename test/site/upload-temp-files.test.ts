@@ -13,12 +13,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import type { SiteHandle } from '../helpers/site-app.ts';
+import type { TestApp } from '../helpers/test-app.ts';
 
 const watchedDir = await mkdtemp(join(tmpdir(), 'sessionkeeper-uploads-'));
 process.env.TMPDIR = watchedDir;
 // Loaded only now, so that formidable (through the app) sees the new TMPDIR.
-const { createSiteApp, cookieHeaderOf, multipartBody, textFileForm } = await import('../helpers/site-app.ts');
+const { createTestApp } = await import('../helpers/test-app.ts');
+const { cookieHeaderOf, multipartBody, textFileForm } = await import('../helpers/upload-forms.ts');
 
 /** Entries in the watched directory other than the test's own store namespace. */
 async function strayFiles(): Promise<string[]> {
@@ -26,9 +27,9 @@ async function strayFiles(): Promise<string[]> {
 }
 
 describe('temporary files', () => {
-  let site: SiteHandle;
+  let site: TestApp;
   before(async () => {
-    site = await createSiteApp('file', { uploadMaxBytes: 1000 });
+    site = await createTestApp('file', { server: { uploadMaxBytes: 1000 } });
   });
   after(async () => {
     await site.close();

@@ -14,8 +14,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { publicIdOf } from '../../middleware/ids.ts';
 import type { StoreKind } from '../../middleware/store.ts';
-import { createProcessNamespace } from '../helpers/process-namespace.ts';
+import { basicAuth } from '../helpers/dashboard-client.ts';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.ts';
+import { createNamespace } from '../helpers/store-fixtures.ts';
 import { Visitor } from '../helpers/visitor.ts';
 
 export interface SoakOptions {
@@ -51,8 +52,7 @@ export interface SoakReport {
   errorSamples: string[];
 }
 
-const ADMIN_PASSWORD = 'soak test operator password';
-const ADMIN_AUTH = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
+const ADMIN_AUTH = basicAuth();
 /** Slack for expiry checks: clocks are the same, but a request takes time on both sides of the check. */
 const EXPIRY_SLACK_MS = 250;
 
@@ -86,15 +86,12 @@ class Tally {
 /** Runs the soak on one store and returns its figures; the server and the namespace are gone afterwards. */
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const { kind, durationMs, visitors: visitorCount = 40, idleTtlMs = 5_000 } = options;
-  const namespace = await createProcessNamespace(kind);
+  const namespace = await createNamespace(kind);
   let server: ServerProcess | undefined;
   try {
-    server = await startServerProcess({
-      ...namespace.env,
-      SESSION_KEYS: 'soak-test-key-0123456789abcdef',
+    server = await startServerProcess(namespace, {
       SESSION_TTL: `${idleTtlMs / 1000}s`,
       SESSION_SWEEP_INTERVAL: '1s',
-      ADMIN_PASSWORD,
       LOG_LEVEL: 'warn',
     });
     const tally = new Tally();

@@ -104,7 +104,6 @@ describe('FileStore', () => {
       assert.equal(await store.get(id, now), undefined);
       assert.equal(await store.destroy(id), false);
       assert.equal(await store.update(id, liveRecord({ x: 1 }), now), false);
-      assert.equal(await store.touch(id, now, now + MINUTE_MS, now), false);
       await assert.rejects(store.create(id, liveRecord({ x: 1 })), TypeError);
     }
     assert.deepEqual((await readdir(parent)).sort(), ['sessions', 'victim.json']);

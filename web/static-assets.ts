@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Koa from 'koa';
 import { PageError } from './page-error.ts';
 
-/** The stylesheets, images and scripts of the site and the dashboard, served under `/static/`. */
-const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
-const URL_PREFIX = '/static/';
+/**
+ * The stylesheets, images and scripts of the site and the dashboard (`public/`):
+ * the site serves them under `/static/`, the dashboard under its own prefix.
+ */
+export const PUBLIC_DIR = new URL('../public/', import.meta.url);
 
 const CONTENT_TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
@@ -25,22 +27,24 @@ interface Asset {
 }
 
 /**
- * Serves the files of `public/`, read once at start-up: a request can only
- * name one of them, so no path is ever built from what a client sent. Other
- * paths under `/static/` are 404 without reaching the session middleware.
+ * Serves the files of a folder under a URL prefix (ending in `/`), read once
+ * when the middleware is built (a few small files): a request can only name one of them, so no path is ever built
+ * from what a client sent. Other paths under the prefix are 404 without
+ * reaching the session middleware.
  */
-export async function staticAssets(): Promise<Koa.Middleware> {
+export function staticAssets(folder: URL, urlPrefix: string): Koa.Middleware {
+  const dir = fileURLToPath(folder);
   const assets = new Map<string, Asset>();
-  for (const entry of await readdir(PUBLIC_DIR, { withFileTypes: true })) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const type = CONTENT_TYPES[extname(entry.name)];
     if (!entry.isFile() || !type) continue;
-    const body = await readFile(join(PUBLIC_DIR, entry.name));
+    const body = readFileSync(join(dir, entry.name));
     const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
-    assets.set(`${URL_PREFIX}${entry.name}`, { body, type, etag });
+    assets.set(`${urlPrefix}${entry.name}`, { body, type, etag });
   }
 
   return async (ctx, next) => {
-    if (!ctx.path.startsWith(URL_PREFIX)) return next();
+    if (!ctx.path.startsWith(urlPrefix)) return next();
     const asset = assets.get(ctx.path);
     if (!asset) throw new PageError(404, 'Page not found', 'There is no file at this address.');
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {

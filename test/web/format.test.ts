@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatBytes, formatDurationLong, formatDurationShort, formatTime } from '../../server/format.ts';
+import { formatBytes, formatDurationLong, formatDurationShort, formatTime } from '../../web/format.ts';
 
 test('formatBytes', () => {
   assert.equal(formatBytes(0), '0 bytes');
