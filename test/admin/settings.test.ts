@@ -9,24 +9,13 @@ import assert from 'node:assert/strict';
 import Koa from 'koa';
 import { createAdmin } from '../../admin/index.ts';
 import { adminOptionsFromEnv, resolveAdminSettings } from '../../admin/settings.ts';
-import { ConfigError } from '../../middleware/config.ts';
 import { createSessionkeeper, type Sessionkeeper } from '../../middleware/sessionkeeper.ts';
 import { silentLogger } from '../helpers/log-capture.ts';
 import { createNamespace, type StoreNamespace } from '../helpers/store-fixtures.ts';
 import { testSessionOptions } from '../helpers/test-settings.ts';
+import { assertRefused } from '../helpers/config-errors.ts';
 
 const PATH_ALLOWED = 'expected a path prefix like /admin or /ops/sessions (letters, digits, . _ ~ -; no trailing slash)';
-
-/** Asserts that `build` throws a one-line ConfigError for `setting` whose message matches `message`. */
-function assertRefused(build: () => unknown, setting: string, message: RegExp): void {
-  assert.throws(build, (err: unknown) => {
-    assert.ok(err instanceof ConfigError, String(err));
-    assert.equal(err.setting, setting);
-    assert.match(err.message, message);
-    assert.ok(!err.message.includes('\n'), 'one line');
-    return true;
-  });
-}
 
 const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 

@@ -6,19 +6,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError } from '../../middleware/config.ts';
 import { loadSiteOptions, resolveServerSettings } from '../../server/settings.ts';
-
-/** Asserts that `load` throws a one-line ConfigError for `setting` whose message matches `message`. */
-function assertRefused(load: () => unknown, setting: string, message: RegExp): void {
-  assert.throws(load, (err: unknown) => {
-    assert.ok(err instanceof ConfigError, String(err));
-    assert.equal(err.setting, setting);
-    assert.match(err.message, message);
-    assert.ok(!err.message.includes('\n'), 'one line');
-    return true;
-  });
-}
+import { assertRefused } from '../helpers/config-errors.ts';
 
 describe('server settings', () => {
   test('ADMIN_PATH may not hide the dashboard under a path the server answers itself', () => {
