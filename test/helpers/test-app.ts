@@ -17,6 +17,7 @@ import { createApp, type SiteApp } from '../../server/app.ts';
 import { signIn } from './dashboard-client.ts';
 import { captureLogs, type LogCapture } from './log-capture.ts';
 import { createNamespace, type StoreNamespace } from './store-fixtures.ts';
+import { cookieHeaderOf, textFileForm } from './upload-forms.ts';
 import { testSiteOptions, type SiteOverrides } from './test-settings.ts';
 
 export interface TestAppOptions extends SiteOverrides {
@@ -113,4 +114,19 @@ export async function createTestApp(kind: StoreKind, options: TestAppOptions = {
       await app.close();
     },
   };
+}
+
+/** The site listening on 127.0.0.1, and a visitor who already holds one upload. */
+export interface SiteWithUpload {
+  site: ListeningTestApp;
+  /** The Cookie header of the visitor whose upload, `kept line`, every refusal must leave in place. */
+  cookie: string;
+}
+
+/** The site on the file store with `options`, listening (for raw or chunked bodies), and a visitor with an upload. */
+export async function startSiteWithUpload(options: TestAppOptions = {}): Promise<SiteWithUpload> {
+  const site = await createTestApp('file', { ...options, listen: true });
+  const form = textFileForm('kept line\n');
+  const cookie = cookieHeaderOf(await request(site.httpServer).post('/').set('Content-Type', form.contentType).send(form.body).expect(303));
+  return { site, cookie };
 }

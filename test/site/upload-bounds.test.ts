@@ -11,7 +11,7 @@ import type { Server } from 'node:http';
 import request from 'supertest';
 import { rawRequest } from '../helpers/raw-http.ts';
 import { chunked } from '../helpers/request-bodies.ts';
-import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
+import { type ListeningTestApp, startSiteWithUpload } from '../helpers/test-app.ts';
 import { cookieHeaderOf, type FormPart, multipartBody, shownLines, textFileForm } from '../helpers/upload-forms.ts';
 
 const UPLOAD_MAX_BYTES = 1000;
@@ -23,10 +23,8 @@ describe('upload bounds', () => {
   /** The Cookie header of a visitor whose first upload, `kept line`, every refusal must leave in place. */
   let cookie: string;
   before(async () => {
-    site = await createTestApp('file', { server: { uploadMaxBytes: UPLOAD_MAX_BYTES }, listen: true });
+    ({ site, cookie } = await startSiteWithUpload({ server: { uploadMaxBytes: UPLOAD_MAX_BYTES } }));
     ({ httpServer: server, port } = site);
-    const form = textFileForm('kept line\n');
-    cookie = cookieHeaderOf(await request(server).post('/').set('Content-Type', form.contentType).send(form.body).expect(303));
   });
   after(() => site.close());
 
