@@ -1,10 +1,14 @@
 /**
  * What an operator can read and do, shared by the HTML pages and the JSON API:
  * each action goes through the guarded store and is logged as a lifecycle event.
+ * An action answers once its events are in the shared log (or counted as
+ * dropped), so the page or script that reads the feed next sees them.
  */
-import type { Sessionkeeper } from '../middleware/sessionkeeper.ts';
+import type { SessionkeeperCore } from '../middleware/sessionkeeper.ts';
+import { lastHourStart } from '../middleware/event-log/event-log.ts';
+import type { LifecycleEvent } from '../middleware/events.ts';
 import { isWellFormedPublicId } from '../middleware/ids.ts';
-import { StoreUnavailableError, type SessionPage } from '../middleware/store.ts';
+import { dataSizeBytes, StoreUnavailableError, type SessionPage, type SessionSummary } from '../middleware/store.ts';
 import { InvalidParameterError, type ListQuery } from './list-query.ts';
 
 /** The totals of the dashboard and of `GET <prefix>/api/stats` (`/admin/api/stats` by default). */
@@ -15,31 +19,61 @@ export interface StoreStats {
   healthy: boolean;
   /** Sessions not yet expired. */
   live: number;
-  /** `session.created` events this process recorded in the last hour. */
+  /** `session.created` events of every process in the last hour, from the shared event log (to the minute). */
   createdLastHour: number;
-  /** `session.expired` events this process recorded in the last hour. */
+  /** `session.expired` events, likewise. */
   expiredLastHour: number;
+  /** `session.destroyed` events (by a visitor, an operator or the app), likewise. */
+  destroyedLastHour: number;
+  /** `session.evicted` events, likewise. */
+  evictedLastHour: number;
 }
 
 /** One page of live sessions; never more than `query.limit` read from the store. */
-export function listSessions(sessions: Sessionkeeper, query: ListQuery, nowMs = Date.now()): Promise<SessionPage> {
+export function listSessions(sessions: SessionkeeperCore, query: ListQuery, nowMs = Date.now()): Promise<SessionPage> {
   return sessions.store.list({ ...query, now: nowMs });
 }
 
 /**
- * The totals. `healthy` is the store's answer to a ping; the live count needs
- * the store too, so a store that does not answer makes this reject (503).
+ * The totals. `healthy` is the store's answer to a ping; the live count and
+ * the counters need the store too, so a store that does not answer makes this
+ * reject (503). The counters are the shared log's: every process answers the same.
  */
-export async function readStats(sessions: Sessionkeeper, nowMs = Date.now()): Promise<StoreStats> {
-  const [ping, live] = await Promise.allSettled([sessions.store.ping(), sessions.store.count(nowMs)]);
+export async function readStats(sessions: SessionkeeperCore, nowMs = Date.now()): Promise<StoreStats> {
+  const [ping, live, counts] = await Promise.allSettled([
+    sessions.store.ping(),
+    sessions.store.count(nowMs),
+    sessions.eventLog.countSince(lastHourStart(nowMs)),
+  ]);
   if (live.status === 'rejected') throw live.reason;
+  if (counts.status === 'rejected') throw counts.reason;
   return {
     store: sessions.store.kind,
     healthy: ping.status === 'fulfilled',
     live: live.value,
-    createdLastHour: sessions.events.countRecent('session.created'),
-    expiredLastHour: sessions.events.countRecent('session.expired'),
+    createdLastHour: counts.value['session.created'] ?? 0,
+    expiredLastHour: counts.value['session.expired'] ?? 0,
+    destroyedLastHour: counts.value['session.destroyed'] ?? 0,
+    evictedLastHour: counts.value['session.evicted'] ?? 0,
   };
+}
+
+/** The latest events of every process, newest first, from the shared log. */
+export async function latestEvents(sessions: SessionkeeperCore, limit: number): Promise<LifecycleEvent[]> {
+  return (await sessions.eventLog.latest(limit)).events;
+}
+
+/**
+ * One live session as the list shows it (times, size and key names, never the values), or undefined when
+ * none has that id; read without rolling it forward, so looking changes nothing. A malformed id never
+ * reaches the store: it throws InvalidParameterError.
+ */
+export async function readSession(sessions: SessionkeeperCore, id: string, nowMs = Date.now()): Promise<SessionSummary | undefined> {
+  assertPublicId(id);
+  const record = await sessions.store.get(id, nowMs);
+  if (!record) return undefined;
+  const { createdAt, lastSeenAt, expiresAt, data } = record;
+  return { id, createdAt, lastSeenAt, expiresAt, sizeBytes: dataSizeBytes(data), keys: Object.keys(data) };
 }
 
 /**
@@ -47,11 +81,26 @@ export async function readStats(sessions: Sessionkeeper, nowMs = Date.now()): Pr
  * that is not a well-formed public id never reaches the store: it throws
  * InvalidParameterError (400).
  */
-export async function endOneSession(sessions: Sessionkeeper, id: string): Promise<boolean> {
-  if (!isWellFormedPublicId(id)) throw new InvalidParameterError('That is not a session id: ids are the 43-character public ids the dashboard shows.');
+export async function endOneSession(sessions: SessionkeeperCore, id: string): Promise<boolean> {
+  assertPublicId(id);
   const removed = await sessions.store.destroy(id);
-  if (removed) sessions.events.record('session.destroyed', { sid: id, by: 'admin' });
+  if (removed) {
+    sessions.events.record('session.destroyed', { sid: id, by: 'admin' });
+    await sessions.events.flushed();
+  }
   return removed;
+}
+
+/**
+ * Sweeps expired sessions now, however long it takes (each logged as `session.expired`), then logs the
+ * operator's purge as `sessions.purged`; returns how many it removed. `onProgress` is told the running
+ * total after each batch (the CLI's progress line).
+ */
+export async function purgeExpiredNow(sessions: SessionkeeperCore, onProgress?: (removedSoFar: number) => void): Promise<number> {
+  const { expired } = await sessions.sweeper.sweepNow({ onProgress: onProgress && ((soFar) => onProgress(soFar.expired)) });
+  sessions.events.record('sessions.purged', { count: expired, scope: 'expired', by: 'admin' });
+  await sessions.events.flushed();
+  return expired;
 }
 
 /** How long an operator's purge may run before the answer is 503; the sweep itself carries on. */
@@ -62,11 +111,8 @@ const PURGE_ANSWER_WITHIN_MS = 4_000;
  * many it removed. A sweep that outlasts PURGE_ANSWER_WITHIN_MS (a huge
  * backlog, a slow store) answers 503 while it finishes and logs in the background.
  */
-export async function purgeExpiredSessions(sessions: Sessionkeeper): Promise<number> {
-  const sweep = sessions.sweeper.sweepNow().then(({ expired }) => {
-    sessions.events.record('sessions.purged', { count: expired, scope: 'expired', by: 'admin' });
-    return expired;
-  });
+export async function purgeExpiredSessions(sessions: SessionkeeperCore): Promise<number> {
+  const sweep = purgeExpiredNow(sessions);
   let timer: NodeJS.Timeout | undefined;
   const tooSlow = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new StoreUnavailableError(sessions.store.kind, 'The purge is still running; it finishes in the background and logs each expired session.')), PURGE_ANSWER_WITHIN_MS);
@@ -80,8 +126,13 @@ export async function purgeExpiredSessions(sessions: Sessionkeeper): Promise<num
 }
 
 /** Ends every session, live or expired; returns how many there were. */
-export async function endAllSessions(sessions: Sessionkeeper): Promise<number> {
+export async function endAllSessions(sessions: SessionkeeperCore): Promise<number> {
   const count = await sessions.store.destroyAll();
   sessions.events.record('sessions.purged', { count, scope: 'all', by: 'admin' });
+  await sessions.events.flushed();
   return count;
+}
+
+function assertPublicId(id: string): void {
+  if (!isWellFormedPublicId(id)) throw new InvalidParameterError('That is not a session id: ids are the 43-character public ids the dashboard shows.');
 }

@@ -3,9 +3,9 @@
  * sessions named by their public ids, errors as `{ "error": "…" }`.
  */
 import type Router from '@koa/router';
-import type { Sessionkeeper } from '../middleware/sessionkeeper.ts';
+import type { SessionkeeperCore } from '../middleware/sessionkeeper.ts';
 import type { SessionSummary } from '../middleware/store.ts';
-import { endAllSessions, endOneSession, listSessions, purgeExpiredSessions, readStats } from './actions.ts';
+import { endAllSessions, endOneSession, latestEvents, listSessions, purgeExpiredSessions, readStats } from './actions.ts';
 import type { AdminAuth } from './auth.ts';
 import { parseLimit, parseListQuery } from './list-query.ts';
 import type { AdminPaths } from './paths.ts';
@@ -26,7 +26,8 @@ export interface ApiSession {
   keys: string[];
 }
 
-function toApiSession(summary: SessionSummary): ApiSession {
+/** A session summary as the API (and the CLI's `--json`) shows it. */
+export function toApiSession(summary: SessionSummary): ApiSession {
   return {
     id: summary.id,
     createdAt: new Date(summary.createdAt).toISOString(),
@@ -38,7 +39,7 @@ function toApiSession(summary: SessionSummary): ApiSession {
 }
 
 /** Adds the routes under `<prefix>/api`. */
-export function addApiRoutes(router: Router, paths: AdminPaths, sessions: Sessionkeeper, auth: AdminAuth): void {
+export function addApiRoutes(router: Router, paths: AdminPaths, sessions: SessionkeeperCore, auth: AdminAuth): void {
   router.get(paths.at('/api/sessions'), auth.requireApi, async (ctx) => {
     const page = await listSessions(sessions, parseListQuery(ctx.query));
     ctx.body = { sessions: page.sessions.map(toApiSession), nextCursor: page.nextCursor };
@@ -48,8 +49,8 @@ export function addApiRoutes(router: Router, paths: AdminPaths, sessions: Sessio
     ctx.body = await readStats(sessions);
   });
 
-  router.get(paths.at('/api/events'), auth.requireApi, (ctx) => {
-    ctx.body = { events: sessions.events.recent(parseLimit(ctx.query)) };
+  router.get(paths.at('/api/events'), auth.requireApi, async (ctx) => {
+    ctx.body = { events: await latestEvents(sessions, parseLimit(ctx.query)) };
   });
 
   router.delete(paths.at('/api/sessions/:id'), auth.requireApi, async (ctx) => {

@@ -2,12 +2,14 @@
 import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type { ParsedUrlQuery } from 'node:querystring';
-import type { Sessionkeeper } from '../middleware/sessionkeeper.ts';
+import type { SessionkeeperCore } from '../middleware/sessionkeeper.ts';
 import { StoreUnavailableError, type SessionSummary } from '../middleware/store.ts';
 import { isWellFormedPublicId } from '../middleware/ids.ts';
 import { assertSameOrigin } from '../web/same-origin.ts';
 import type { Render } from '../web/render.ts';
-import { endAllSessions, endOneSession, listSessions, purgeExpiredSessions, readStats } from './actions.ts';
+import type { LifecycleEvent } from '../middleware/events.ts';
+import { formatDurationLong } from '../web/format.ts';
+import { endAllSessions, endOneSession, latestEvents, listSessions, purgeExpiredSessions, readStats } from './actions.ts';
 import { adminSessionOf, type AdminAuth, seeOther } from './auth.ts';
 import { assertCsrfToken, CSRF_FIELD } from './csrf.ts';
 import type { EventStreams } from './event-stream.ts';
@@ -39,8 +41,18 @@ function resultOf(query: ParsedUrlQuery): string | undefined {
   return undefined;
 }
 
+/** The feed of the page: the shared log's latest events, or why it cannot be shown (the rest of the page still can). */
+async function readFeed(sessions: SessionkeeperCore): Promise<{ events: LifecycleEvent[]; feedError?: string }> {
+  try {
+    return { events: await latestEvents(sessions, FEED_SIZE) };
+  } catch (err) {
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    return { events: [], feedError: `The shared event log cannot be read: ${err.message}` };
+  }
+}
+
 /** Adds the sessions page, the cleanup forms, the confirmation page and the live event stream. */
-export function addDashboardRoutes(router: Router, paths: AdminPaths, sessions: Sessionkeeper, auth: AdminAuth, render: Render, streams: EventStreams): void {
+export function addDashboardRoutes(router: Router, paths: AdminPaths, sessions: SessionkeeperCore, auth: AdminAuth, render: Render, streams: EventStreams): void {
   const home = paths.base;
   /** Every form that changes something: signed in, same origin, and the session's CSRF token. */
   const checkedForm = [
@@ -64,8 +76,9 @@ export function addDashboardRoutes(router: Router, paths: AdminPaths, sessions: 
       sessionsUrl: (query: Partial<ListQuery>) => sessionsUrl(home, query),
       storeKind: sessions.store.kind,
       storeLocation: sessions.store.location,
-      events: sessions.events.recent(FEED_SIZE),
       result: resultOf(ctx.query),
+      retention: formatDurationLong(sessions.config.eventsRetentionMs),
+      ...(await readFeed(sessions)),
     };
     try {
       // One after the other: on the file store each call walks the directory, and walks in parallel

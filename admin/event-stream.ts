@@ -2,8 +2,10 @@
  * Live updates of the event feed as server-sent events: one `lifecycle`
  * message per event (its JSON, plus the texts the dashboard shows), a comment
  * every so often so proxies keep the connection open, and nothing left behind
- * when a client goes away. All open streams share one listener on the events,
- * so open dashboards never pile up listeners on the library's emitter.
+ * when a client goes away. The events come from the shared event log, so a
+ * dashboard served by one process shows what every process recorded: while
+ * any stream is open, one follower per dashboard polls the log (every second
+ * by default) and every open stream gets what it finds.
  *
  * A stream is authenticated once, when it opens, yet sends session ids for as
  * long as it lives; so it keeps checking that its sign-in still holds. A
@@ -19,7 +21,10 @@
 import type { ServerResponse } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
-import type { LifecycleEvent, SessionEvents } from '../middleware/events.ts';
+import type { EventLog } from '../middleware/event-log/event-log.ts';
+import { DEFAULT_POLL_MS, followEvents } from '../middleware/event-log/follow-events.ts';
+import type { LifecycleEvent } from '../middleware/events.ts';
+import type { Logger } from '../middleware/logger.ts';
 import { formatTime } from '../web/format.ts';
 import type { AdminSession, AdminSessions } from './admin-session.ts';
 import { describeEvent, shortId } from './format.ts';
@@ -31,8 +36,12 @@ const HEARTBEAT = ': still here\n\n';
 const RECONNECT_MS = 5_000;
 /** Open streams at once; each holds a connection. */
 const DEFAULT_MAX_STREAMS = 100;
-/** Unsent bytes a client may fall behind by before it is cut off: a few hundred events. */
+/** Unsent bytes a client that stopped reading may hold before it is cut off: a few hundred events. */
 const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024;
+/** A client that lags by this many allowances is cut off at once (1 MB). */
+const FAR_BEHIND_FACTOR = 16;
+/** How long a client may stay over the allowance without catching up. */
+const CATCH_UP_MS = 1_000;
 
 /** Settings of the event streams; every one has a default. */
 export interface EventStreamOptions {
@@ -49,6 +58,8 @@ export interface EventStreamOptions {
   maxStreams?: number;
   /** A client with more unsent data than this, when the stream also refuses more, is too slow: its connection is closed. */
   maxBufferedBytes?: number;
+  /** How often the shared event log is read for new events while a stream is open (ms). */
+  pollMs?: number;
 }
 
 /** One open stream and the sign-in it was opened with. */
@@ -60,6 +71,8 @@ interface Client {
   /** When the stream ends at the latest: its admin session's idle expiry, or the end of the Basic lifetime. */
   endsAtMs: number;
   heartbeat: NodeJS.Timeout;
+  /** Since when the client has had more than the allowance unread, and how much it had then. */
+  behindSince: { atMs: number; unread: number } | undefined;
 }
 
 /** The event as recorded, plus the texts the feed shows, so the page's script formats nothing itself. */
@@ -78,12 +91,21 @@ export class EventStreams {
   readonly #basicLifetimeMs: number;
   readonly #maxStreams: number;
   readonly #maxBufferedBytes: number;
+  readonly #pollMs: number;
+  /** The follower of the shared log while any stream is open: aborted when the last one closes. */
+  #following: AbortController | undefined;
 
   /**
-   * @param events the lifecycle events to send.
+   * @param eventLog the shared event log whose new events are sent.
    * @param adminSessions the dashboard's sign-ins: which still hold, until when, and the idle time.
+   * @param logger where a log that cannot be read is noted (at debug: the page's own reads report outages).
    */
-  constructor(private readonly events: SessionEvents, private readonly adminSessions: AdminSessions, options: EventStreamOptions = {}) {
+  constructor(
+    private readonly eventLog: EventLog,
+    private readonly adminSessions: AdminSessions,
+    private readonly logger: Logger,
+    options: EventStreamOptions = {},
+  ) {
     adminSessions.onSignOut((signInId) => {
       for (const client of this.#clients) if (client.signInId === signInId) this.#end(client);
     });
@@ -92,25 +114,29 @@ export class EventStreams {
     this.#basicLifetimeMs = options.basicLifetimeMs ?? adminSessions.idleTtlMs;
     this.#maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.#pollMs = options.pollMs ?? DEFAULT_POLL_MS;
     this.#shutdownSignal?.addEventListener('abort', () => {
       for (const client of this.#clients) this.#end(client);
     }, { once: true });
   }
 
   /**
-   * Answers the request with a stream of the lifecycle events recorded from now on.
+   * Answers the request with a stream of the lifecycle events every process records from now on.
    *
    * @param adminSession the admin session the request was authenticated with; undefined for HTTP Basic.
    */
-  open(ctx: Context, adminSession: AdminSession | undefined): void {
+  async open(ctx: Context, adminSession: AdminSession | undefined): Promise<void> {
     if (this.#shutdownSignal?.aborted) ctx.throw(503, 'The server is shutting down.');
     if (this.#clients.size >= this.#maxStreams) ctx.throw(503, 'Too many live event streams are open; reload the page later.');
+    // Knowing where the log ends before answering: an event recorded once the stream is open is sent.
+    if (!this.#following) await this.#startFollowing();
     const client: Client = {
       stream: new PassThrough(),
       response: ctx.res,
       signInId: adminSession?.id,
       endsAtMs: adminSession ? adminSession.expiresAtMs : Date.now() + this.#basicLifetimeMs,
       heartbeat: setInterval(() => void this.#heartbeat(client), this.#heartbeatMs),
+      behindSince: undefined,
     };
     client.heartbeat.unref();
     this.#add(client);
@@ -125,11 +151,12 @@ export class EventStreams {
     client.stream.write(`retry: ${RECONNECT_MS}\n\n`);
   }
 
-  #broadcast = (entry: LifecycleEvent): void => {
-    const message = `event: lifecycle\ndata: ${JSON.stringify(withDisplay(entry))}\n\n`;
+  /** Sends one poll's events to every client, in one write each. */
+  #broadcast(batch: LifecycleEvent[]): void {
+    const message = batch.map((entry) => `event: lifecycle\ndata: ${JSON.stringify(withDisplay(entry))}\n\n`).join('');
     // Removing the current element of a Set while iterating it is safe.
     for (const client of this.#clients) this.#send(client, message);
-  };
+  }
 
   /**
    * Reads the sign-in's expiry again from the store, then sends the keep-alive comment (or ends the stream).
@@ -143,17 +170,39 @@ export class EventStreams {
     if (this.#clients.has(client)) this.#send(client, HEARTBEAT);
   }
 
-  /** Writes to one client whose sign-in still holds; ends it otherwise, and cuts it off when it lags too far. */
+  /**
+   * Writes to one client whose sign-in still holds; ends it otherwise. A client with more than the
+   * allowance unread is cut off once it has stayed over it for a second without catching up (it stopped
+   * reading, or reads slower than events come), or at once when it lags by far more: a burst of events
+   * is never held against a client that reads.
+   */
   #send(client: Client, message: string): void {
     if (!this.#stillSignedIn(client)) {
       this.#end(client);
       return;
     }
-    if (!client.stream.write(message) && client.stream.writableLength > this.#maxBufferedBytes) {
+    if (this.#lagsTooFar(client)) {
       // Ending would queue the end behind what the client never reads: close the connection instead.
       this.#remove(client);
       client.response.destroy();
+      return;
     }
+    client.stream.write(message);
+  }
+
+  #lagsTooFar(client: Client): boolean {
+    const unread = client.stream.writableLength;
+    if (unread <= this.#maxBufferedBytes) {
+      client.behindSince = undefined;
+      return false;
+    }
+    if (unread > this.#maxBufferedBytes * FAR_BEHIND_FACTOR) return true;
+    const now = Date.now();
+    if (!client.behindSince || unread < client.behindSince.unread) {
+      client.behindSince = { atMs: now, unread };
+      return false;
+    }
+    return now - client.behindSince.atMs >= CATCH_UP_MS;
   }
 
   #stillSignedIn(client: Client): boolean {
@@ -168,12 +217,28 @@ export class EventStreams {
 
   #add(client: Client): void {
     this.#clients.add(client);
-    if (this.#clients.size === 1) this.events.on('event', this.#broadcast);
+    if (!this.#following) void this.#startFollowing();
   }
 
   #remove(client: Client): void {
     clearInterval(client.heartbeat);
     if (!this.#clients.delete(client)) return;
-    if (this.#clients.size === 0) this.events.off('event', this.#broadcast);
+    if (this.#clients.size === 0) {
+      this.#following?.abort();
+      this.#following = undefined;
+    }
+  }
+
+  /** Follows the shared log from its current end; resolves once that end is known (or could not be read: the follower retries). */
+  async #startFollowing(): Promise<void> {
+    const following = new AbortController();
+    this.#following = following;
+    const from = await this.eventLog.readAfter(undefined, 1).then(({ position }) => position, () => undefined);
+    void (async () => {
+      const onError = (err: unknown) => this.logger.debug({ err }, 'live event stream: the shared event log could not be read; trying again');
+      for await (const batch of followEvents(this.eventLog, { from, pollMs: this.#pollMs, signal: following.signal, onError })) {
+        this.#broadcast(batch);
+      }
+    })();
   }
 }

@@ -9,7 +9,7 @@
  */
 import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
-import type { Sessionkeeper } from '../middleware/sessionkeeper.ts';
+import type { SessionkeeperCore } from '../middleware/sessionkeeper.ts';
 import { withStoreBudget } from '../middleware/guarded-store.ts';
 import { StoreUnavailableError } from '../middleware/store.ts';
 import { answerErrors, type Problem } from '../web/error-answers.ts';
@@ -18,6 +18,7 @@ import { securityHeaderValues } from '../web/security-headers.ts';
 import { PUBLIC_DIR, staticAssets } from '../web/static-assets.ts';
 import { AdminSessions } from './admin-session.ts';
 import { addApiRoutes } from './api-routes.ts';
+import { addMetricsRoutes } from './metrics-routes.ts';
 import { AdminAuth } from './auth.ts';
 import { LoginTokens } from './csrf.ts';
 import { addDashboardRoutes } from './dashboard-routes.ts';
@@ -39,6 +40,8 @@ export interface AdminOptions extends Partial<AdminSettings> {
   shutdownSignal?: AbortSignal;
   /** Interval of the live event streams' keep-alive comment, at which each also checks its sign-in again (default 25 s). */
   streamHeartbeatMs?: number;
+  /** How often the live event streams read the shared event log for new events (default 1 s). */
+  streamPollMs?: number;
 }
 
 /**
@@ -55,7 +58,7 @@ export interface AdminOptions extends Partial<AdminSettings> {
  *
  * @throws ConfigError when an option is not valid (a path that is not a path prefix, a password under 8 characters).
  */
-export function createAdmin(sessions: Sessionkeeper, options: AdminOptions = {}): Middleware {
+export function createAdmin(sessions: SessionkeeperCore, options: AdminOptions = {}): Middleware {
   const settings = resolveAdminSettings(options);
   const { production } = sessions.config;
   const paths = new AdminPaths(settings.path);
@@ -85,7 +88,7 @@ export function createAdmin(sessions: Sessionkeeper, options: AdminOptions = {})
 }
 
 function createDashboard(
-  sessions: Sessionkeeper,
+  sessions: SessionkeeperCore,
   settings: AdminSettings & { password: string },
   paths: AdminPaths,
   render: Render,
@@ -101,8 +104,13 @@ function createDashboard(
   const auth = new AdminAuth({ user, password }, adminSessions, new FailureLimiter(adminStore), sessions.securityLog, paths.at('/login'));
   const router = new Router();
   addApiRoutes(router, paths, sessions, auth);
+  addMetricsRoutes(router, paths, sessions, auth);
   addLoginRoutes(router, paths, auth, new LoginTokens(config.production, paths.base), render);
-  const streams = new EventStreams(sessions.events, adminSessions, { shutdownSignal: options.shutdownSignal, heartbeatMs: options.streamHeartbeatMs });
+  const streams = new EventStreams(sessions.eventLog, adminSessions, sessions.logger, {
+    shutdownSignal: options.shutdownSignal,
+    heartbeatMs: options.streamHeartbeatMs,
+    pollMs: options.streamPollMs,
+  });
   addDashboardRoutes(router, paths, sessions, auth, render, streams);
   // The router adds `params` to the context it is given; to Koa it is a plain middleware.
   const routes = router.routes() as Middleware;

@@ -18,11 +18,11 @@ export class AdminPaths {
   }
 
   /**
-   * True for the paths whose clients are scripts or `EventSource`, not people:
-   * the JSON API and the live event stream. Their errors are JSON, never a page.
+   * True for the paths whose clients are scripts, scrapers or `EventSource`, not people:
+   * the JSON API, the live event stream and the Prometheus metrics. Their errors are JSON, never a page.
    */
   isForScripts(path: string): boolean {
     const api = this.at('/api');
-    return path === api || path.startsWith(`${api}/`) || path === this.at('/events/stream');
+    return path === api || path.startsWith(`${api}/`) || path === this.at('/events/stream') || path === this.at('/metrics');
   }
 }

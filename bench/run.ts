@@ -1,32 +1,42 @@
 /**
  * `npm run bench`: the throughput benchmark against bare Koa and the peers,
- * then the sweep, listing and memory benchmarks per store, printed as
- * Markdown. `--smoke` runs everything briefly, as a quick check that every
- * case works; `--only throughput|stores` and `--stores redis,postgres,file`
- * run a part. Everything runs on 127.0.0.1 and stops by itself.
+ * then the sweep, listing and memory benchmarks per store, then the shared
+ * event log's size with many events, printed as Markdown. `--smoke` runs
+ * everything briefly, as a quick check that every case works;
+ * `--only throughput|stores|event-log`, `--stores redis,postgres,file` and
+ * `--cases <text>[,<text>…]` (throughput cases whose name contains one) run a
+ * part. Everything runs on 127.0.0.1 and stops by itself.
  */
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { StoreKind } from '../middleware/store.ts';
+import { CASES } from './lib/cases.ts';
+import { eventLogTables, runEventLogSize, type EventLogSizeResult, type EventLogSizeSettings } from './lib/event-log-size.ts';
 import { benchPool, benchRedis, closeBenchConnections, removeActiveNamespaces } from './lib/namespaces.ts';
 import { runStoreBench, type StoreBenchResult, type StoreBenchSettings } from './lib/store-bench.ts';
 import { storeTables, storeTargets } from './lib/store-report.ts';
 import { targetsTable, type TargetCheck } from './lib/targets.ts';
-import { runThroughput, throughputTables, throughputTargets, type ThroughputSettings } from './lib/throughput.ts';
+import { eventLogCostTable, runThroughput, throughputTables, throughputTargets, type ThroughputSettings } from './lib/throughput.ts';
 import { CONNECTIONS } from './lib/load.ts';
 
 const STORES: readonly StoreKind[] = ['redis', 'postgres', 'file'];
+const PARTS = ['throughput', 'stores', 'event-log'] as const;
 
 const { values: flags } = parseArgs({
   options: {
     smoke: { type: 'boolean', default: false },
     only: { type: 'string' },
     stores: { type: 'string' },
+    cases: { type: 'string' },
   },
 });
-if (flags.only && flags.only !== 'throughput' && flags.only !== 'stores') throw new Error('--only takes throughput or stores');
+if (flags.only && !(PARTS as readonly string[]).includes(flags.only)) throw new Error(`--only takes one of ${PARTS.join(', ')}`);
+const runs = (part: (typeof PARTS)[number]) => !flags.only || flags.only === part;
 const storeKinds = flags.stores ? (flags.stores.split(',') as StoreKind[]) : STORES;
 if (!storeKinds.every((kind) => STORES.includes(kind))) throw new Error(`--stores takes a comma-separated list of ${STORES.join(', ')}`);
+const caseFilter = flags.cases?.split(',');
+const cases = caseFilter ? CASES.filter((c) => caseFilter.some((text) => c.name.includes(text))) : CASES;
+if (cases.length === 0) throw new Error(`--cases ${flags.cases} matches no case; the cases are: ${CASES.map((c) => c.name).join('; ')}`);
 
 const throughputSettings: ThroughputSettings = flags.smoke
   ? { rounds: 1, warmupSeconds: 0.5, durationSeconds: 1.5, poolSize: 100 }
@@ -34,6 +44,9 @@ const throughputSettings: ThroughputSettings = flags.smoke
 const storeSettings: StoreBenchSettings = flags.smoke
   ? { manySessions: 2_000, fewSessions: 200, poolSize: 100, readSeconds: 1, listRepeats: 1, purgeBudgetSeconds: 30 }
   : { manySessions: 100_000, fewSessions: 1_000, poolSize: 500, readSeconds: 3, listRepeats: 5, purgeBudgetSeconds: 40 };
+const eventLogSettings: EventLogSizeSettings = flags.smoke
+  ? { events: 5_000, batchSize: 500, readRepeats: 1 }
+  : { events: 100_000, batchSize: 500, readRepeats: 5 };
 
 const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
@@ -63,19 +76,24 @@ async function main(): Promise<void> {
   const startedMs = performance.now();
   const out: string[] = [`## sessionkeeper benchmark${flags.smoke ? ' (smoke)' : ''}\n`, await machineFacts()];
   const targets: TargetCheck[] = [];
-  if (flags.only !== 'stores') {
-    const samples = await runThroughput(throughputSettings, progress);
-    out.push(throughputTables(samples));
+  if (runs('throughput')) {
+    const samples = await runThroughput(throughputSettings, progress, cases);
+    out.push(...[throughputTables(samples), eventLogCostTable(samples)].filter((table) => table !== ''));
     targets.push(...throughputTargets(samples));
   }
-  if (flags.only !== 'throughput') {
+  if (runs('stores')) {
     const results: StoreBenchResult[] = [];
     for (const kind of storeKinds) results.push(await runStoreBench(kind, storeSettings, progress));
     const counts = { many: storeSettings.manySessions, few: storeSettings.fewSessions, purgeBudgetSeconds: storeSettings.purgeBudgetSeconds };
     out.push(storeTables(results, counts));
     targets.push(...storeTargets(results, counts));
   }
-  out.push(`### Targets\n\n${targetsTable(targets)}`);
+  if (runs('event-log')) {
+    const results: EventLogSizeResult[] = [];
+    for (const kind of storeKinds) results.push(await runEventLogSize(kind, eventLogSettings, progress));
+    out.push(eventLogTables(results, eventLogSettings));
+  }
+  if (targets.length > 0) out.push(`### Targets\n\n${targetsTable(targets)}`);
   out.push(`_Total time: ${((performance.now() - startedMs) / 60_000).toFixed(1)} min._`);
   process.stdout.write(`${out.join('\n\n')}\n`);
 }

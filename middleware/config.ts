@@ -54,6 +54,8 @@ export interface SessionkeeperConfig {
   sweepIntervalMs: number;
   /** `SESSION_MAX_COUNT`: cap on live sessions; 0 = no cap. */
   maxCount: number;
+  /** `SESSION_EVENTS_RETENTION`: how long the shared event log keeps lifecycle events. */
+  eventsRetentionMs: number;
   /** `SESSION_MAX_BYTES`: largest session stored, as its data's UTF-8 JSON; a larger one is refused with SessionTooLargeError. */
   maxSessionBytes: number;
   /** `LOG_LEVEL`. */
@@ -104,6 +106,7 @@ const SETTINGS: SettingsTable<SessionkeeperOptions> = {
   // Node timers overflow past 2^31-1 ms (~24.8 days) and would then fire every millisecond.
   sweepIntervalMs: { env: 'SESSION_SWEEP_INTERVAL', ...duration(1000, false, 24) },
   maxCount: { env: 'SESSION_MAX_COUNT', ...integer(0, 1_000_000_000) },
+  eventsRetentionMs: { env: 'SESSION_EVENTS_RETENTION', ...duration(60_000, false) },
   maxSessionBytes: { env: 'SESSION_MAX_BYTES', ...integer(1024, 128 * 1024 * 1024) },
   logLevel: { env: 'LOG_LEVEL', ...oneOf<LogLevel>('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
   logFormat: { env: 'LOG_FORMAT', ...oneOf<LogFormat>('json', 'pretty') },
@@ -125,6 +128,7 @@ export function defaultOptions(isTty = Boolean(process.stdout.isTTY)): Required<
     sweepIntervalMs: 60_000,
     maxCount: 0,
     maxSessionBytes: 2 * 1024 * 1024,
+    eventsRetentionMs: DAY_MS,
     logLevel: 'info',
     logFormat: isTty ? 'pretty' : 'json',
     production: false,

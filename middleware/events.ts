@@ -36,34 +36,35 @@ export interface LifecycleEvent {
 
 export type LifecycleDetails = Omit<LifecycleEvent, 'event' | 'store' | 'at'>;
 
-const HISTORY_SIZE = 1000;
-const MINUTE_MS = 60_000;
-const COUNTED_MINUTES = 60;
+/** Where recorded events go beyond this process: the shared event log's recorder. */
+export interface EventSink {
+  add(entry: LifecycleEvent): void;
+  flushed(): Promise<void>;
+}
 
 /**
  * Logs each lifecycle event as one structured line, emits it (by name and as
- * `'event'`) for library users, and keeps the latest ones for the dashboard's
- * feed. The history is this process's own: each process shows what it saw.
+ * `'event'`) for library users in this process, and hands it to the shared
+ * event log, which every process's dashboard reads.
  */
 export class SessionEvents extends EventEmitter {
-  readonly #history: LifecycleEvent[] = [];
-  /** Per event, counts per minute over the last hour: the feed is capped, these totals are not. */
-  readonly #perMinute = new Map<LifecycleEventName, Map<number, number>>();
-
-  constructor(private readonly logger: Logger, private readonly storeKind: StoreKind) {
+  constructor(private readonly logger: Logger, private readonly storeKind: StoreKind, private readonly sink: EventSink) {
     super();
   }
 
-  /** Records one event: log line, history, listeners. */
+  /** Records one event: log line, shared log (in the background), listeners. */
   record(event: LifecycleEventName, details: LifecycleDetails = {}): LifecycleEvent {
     const entry: LifecycleEvent = { event, ...details, store: this.storeKind, at: new Date().toISOString() };
     this.logger.info(entry, event);
-    this.#history.push(entry);
-    if (this.#history.length > HISTORY_SIZE) this.#history.splice(0, this.#history.length - HISTORY_SIZE);
-    this.#count(event, Date.now(), details.count ?? 1);
+    this.sink.add(entry);
     this.#deliver(event, entry);
     this.#deliver('event', entry);
     return entry;
+  }
+
+  /** Resolves once every event recorded so far has reached the shared log, or been counted as dropped. */
+  flushed(): Promise<void> {
+    return this.sink.flushed();
   }
 
   /**
@@ -79,29 +80,5 @@ export class SessionEvents extends EventEmitter {
         this.logger.error({ err, event: entry.event, sid: entry.sid }, 'a lifecycle event listener threw');
       }
     }
-  }
-
-  /** The latest events, newest first. */
-  recent(limit: number): LifecycleEvent[] {
-    return this.#history.slice(-limit).reverse();
-  }
-
-  /**
-   * How many events of a kind this process recorded in the last `windowMs`
-   * (at most an hour), to the minute. For `sessions.purged` it sums the counts.
-   */
-  countRecent(event: LifecycleEventName, windowMs = COUNTED_MINUTES * MINUTE_MS): number {
-    const firstMinute = Math.floor((Date.now() - windowMs) / MINUTE_MS) + 1;
-    let total = 0;
-    for (const [minute, count] of this.#perMinute.get(event) ?? []) if (minute >= firstMinute) total += count;
-    return total;
-  }
-
-  #count(event: LifecycleEventName, nowMs: number, amount: number): void {
-    const minute = Math.floor(nowMs / MINUTE_MS);
-    const buckets = this.#perMinute.get(event) ?? new Map<number, number>();
-    this.#perMinute.set(event, buckets);
-    buckets.set(minute, (buckets.get(minute) ?? 0) + amount);
-    for (const old of buckets.keys()) if (old <= minute - COUNTED_MINUTES) buckets.delete(old);
   }
 }

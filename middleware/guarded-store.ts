@@ -24,6 +24,9 @@ export function withStoreBudget<T>(serve: () => T, budgetMs = REQUEST_STORE_BUDG
   return requestBudget.getStore() ? serve() : requestBudget.run({ remainingMs: budgetMs }, serve);
 }
 
+/** Told of every store call as it ends: what it was, how long it took (s), and whether it failed (metrics). */
+export type StoreCallObserver = (operation: string, seconds: number, failed: boolean) => void;
+
 /** Calls that only read. A store can refuse writes while it still reads (a full or read-only disk). */
 const READ_OPERATIONS = new Set(['get', 'list', 'count', 'ping']);
 
@@ -47,12 +50,14 @@ export class GuardedStore implements SessionStore {
    * @param logger where outages and recoveries are logged.
    * @param timeoutMs the bound on one call.
    * @param failing what a parent guard shares with its namespaces (omit it).
+   * @param observe told of every call (metrics); a namespace's calls too.
    */
   constructor(
     readonly inner: SessionStore,
     private readonly logger: Logger,
     private readonly timeoutMs = DEFAULT_STORE_TIMEOUT_MS,
     failing = new Set<'read' | 'write'>(),
+    private readonly observe: StoreCallObserver = () => {},
   ) {
     this.kind = inner.kind;
     this.location = inner.location;
@@ -91,7 +96,7 @@ export class GuardedStore implements SessionStore {
   }
   /** The namespace, guarded alike (bounded calls, 503 on failure), sharing this guard's outage state and log lines. */
   withNamespace(name: string): GuardedStore {
-    return new GuardedStore(this.inner.withNamespace(name), this.logger, this.timeoutMs, this.#failing);
+    return new GuardedStore(this.inner.withNamespace(name), this.logger, this.timeoutMs, this.#failing, this.observe);
   }
   ping(): Promise<void> { return this.#run('ping', () => this.inner.ping()); }
   /** Closing is not bounded by the guard: it must finish to release sockets. */
@@ -102,6 +107,8 @@ export class GuardedStore implements SessionStore {
     const budget = requestBudget.getStore();
     const limitMs = Math.max(0, Math.min(this.timeoutMs, budget?.remainingMs ?? Number.POSITIVE_INFINITY));
     const startedAt = Date.now();
+    const started = performance.now();
+    let failed = false;
     const pending = call();
     const timeout = new Promise<never>((_, reject) => {
       if (bounded) timer = setTimeout(() => reject(new Error(`no answer within ${limitMs} ms`)), limitMs);
@@ -113,12 +120,14 @@ export class GuardedStore implements SessionStore {
     } catch (cause) {
       // A bad cursor is the caller's mistake, not the store's.
       if (cause instanceof InvalidCursorError) throw cause;
+      failed = true;
       pending.catch(() => {}); // the late answer of a timed-out call is dropped
       this.#markDown(operation, cause);
       throw new StoreUnavailableError(this.kind, `The ${this.kind} session store is not answering.`, { cause });
     } finally {
       clearTimeout(timer);
       if (budget) budget.remainingMs -= Date.now() - startedAt;
+      this.observe(operation, (performance.now() - started) / 1000, failed);
     }
   }
 

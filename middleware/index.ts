@@ -5,7 +5,9 @@
  */
 
 // Building the middleware.
-export { createSessionkeeper, type Sessionkeeper, type SessionkeeperDependencies } from './sessionkeeper.ts';
+export {
+  createSessionkeeper, openSessionkeeper, type Sessionkeeper, type SessionkeeperCore, type SessionkeeperDependencies,
+} from './sessionkeeper.ts';
 
 // Settings: the options object and its environment variables.
 export {
@@ -20,6 +22,10 @@ export { StoreUnavailableError } from './store.ts';
 
 // Lifecycle events and what the sweeper reports.
 export type { SessionEvents, LifecycleEvent, LifecycleEventName, DestroyedBy } from './events.ts';
+export type { EventLog, EventLogPage, EventLogSize, EventCounts } from './event-log/event-log.ts';
+export type { GuardedEventLog } from './event-log/guarded-event-log.ts';
+export { followEvents, type FollowOptions } from './event-log/follow-events.ts';
+export type { SessionMetrics } from './metrics.ts';
 export type { Sweeper, SweepReport } from './sweeper.ts';
 export type { GuardedStore } from './guarded-store.ts';
 export type { Logger } from './logger.ts';

@@ -2,11 +2,17 @@ import type Koa from 'koa';
 import createSession from 'koa-session';
 import { resolveConfig, type SessionkeeperConfig, type SessionkeeperOptions } from './config.ts';
 import { createStore } from './create-store.ts';
+import type { Registry } from 'prom-client';
+import type { EventLog } from './event-log/event-log.ts';
+import { EventRecorder } from './event-log/event-recorder.ts';
+import { GuardedEventLog } from './event-log/guarded-event-log.ts';
+import { MemoryEventLog } from './event-log/memory-event-log.ts';
 import { SessionEvents } from './events.ts';
-import { GuardedStore, DEFAULT_STORE_TIMEOUT_MS, withStoreBudget } from './guarded-store.ts';
+import { GuardedStore, DEFAULT_STORE_TIMEOUT_MS, withStoreBudget, type StoreCallObserver } from './guarded-store.ts';
 import { newSessionId } from './ids.ts';
 import { KoaStoreAdapter } from './koa-store-adapter.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { SessionMetrics } from './metrics.ts';
 import { SecurityLog } from './security-log.ts';
 import { sessionCookie } from './session-cookie.ts';
 import type { SessionStore } from './store.ts';
@@ -20,20 +26,30 @@ export interface SessionkeeperDependencies {
   store?: SessionStore;
   /** Bound on each store call before the request gets 503 (ms). */
   storeTimeoutMs?: number;
+  /**
+   * A prom-client registry to register sessionkeeper's metrics on (an app that already serves `/metrics`);
+   * by default they get a registry of their own, which the dashboard serves at `<admin path>/metrics`.
+   */
+  metricsRegistry?: Registry;
 }
 
-/** A running sessionkeeper: the middleware and what the dashboard and the server need. */
-export interface Sessionkeeper {
-  /** The Koa middleware: `app.use(sessions.middleware)`. */
-  middleware: Koa.Middleware;
+/**
+ * The sessions without a Koa app: the store, its events and event log, the
+ * sweeper and the metrics. What the dashboard and the operator CLI work on.
+ */
+export interface SessionkeeperCore {
   /** The validated settings, defaults applied (durations in ms, sizes in bytes). */
   config: SessionkeeperConfig;
   /** The store, every call bounded in time and mapped to 503 on failure. */
   store: GuardedStore;
   /** Lifecycle events: subscribe with `sessions.events.on('session.expired', …)`. */
   events: SessionEvents;
-  /** The expiry sweeper, already running on `sweepIntervalMs`: `sweepNow()` sweeps at once. */
+  /** The shared event log in the store, as every process reads it (feed, live stream, counters). */
+  eventLog: GuardedEventLog;
+  /** The expiry sweeper: `sweepNow()` sweeps at once. */
   sweeper: Sweeper;
+  /** Prometheus metrics: `metrics.registry` holds them. */
+  metrics: SessionMetrics;
   /** The pino logger every line goes through: `dependencies.logger`, or one built from `logLevel` and `logFormat`. */
   logger: Logger;
   /** Security events (refused cookies and requests, admin sign-ins) as rate-limited `warn` lines. */
@@ -44,8 +60,14 @@ export interface Sessionkeeper {
    * Never listed or counted as sessions; the same name gives the same store.
    */
   namespace(name: string): GuardedStore;
-  /** Stops the sweeper and closes the store (only what sessionkeeper opened). */
+  /** Stops the sweeper, stores the events still queued for the shared log, and closes the store (only what sessionkeeper opened). */
   close(): Promise<void>;
+}
+
+/** A running sessionkeeper: the middleware and what the dashboard and the server need. */
+export interface Sessionkeeper extends SessionkeeperCore {
+  /** The Koa middleware: `app.use(sessions.middleware)`. */
+  middleware: Koa.Middleware;
 }
 
 /**
@@ -59,21 +81,14 @@ export async function createSessionkeeper(
   options: SessionkeeperOptions | SessionkeeperConfig = {},
   dependencies: SessionkeeperDependencies = {},
 ): Promise<Sessionkeeper> {
-  const config = 'keysGenerated' in options ? options : resolveConfig(options);
-  const logger = dependencies.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const core = await openSessionkeeper(options, dependencies);
+  const { config, logger, store, events, securityLog } = core;
   if (config.keysGenerated) {
     logger.warn('SESSION_KEYS is not set: signing cookies with a random key, so sessions end when the process restarts. Set SESSION_KEYS in production.');
   }
   if (config.production && !app.proxy) {
     logger.warn('NODE_ENV=production: session cookies are Secure, so requests must arrive over HTTPS. Behind a TLS proxy set app.proxy = true (the reference server: TRUST_PROXY=true) before creating sessionkeeper, or a plain-HTTP request that stores a session fails.');
   }
-  const inner = dependencies.store ?? createStore(config, (err) => logger.debug({ err, store: config.store }, 'session store connection error'));
-  const store = new GuardedStore(inner, logger, dependencies.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS);
-  // Lifecycle lines hold only fields sessionkeeper sets (event, public ids, store, time): nothing to redact,
-  // and skipping the redaction pass halves the cost of the line every new session logs.
-  const events = new SessionEvents(logger.child({}, { redact: [] }), store.kind);
-  const securityLog = new SecurityLog(logger);
-  await store.init().catch(() => undefined); // logged by the guard; the store retries on use
 
   // Whether to trust X-Forwarded-* is the app's decision (`app.proxy`): sessionkeeper follows it for Secure cookies and client addresses.
   app.keys = config.keys;
@@ -96,16 +111,48 @@ export async function createSessionkeeper(
   ) as Koa.Middleware;
   // Every store call of one request (read, write, regenerate) shares one time budget: a 503 within 5 s.
   const middleware: Koa.Middleware = (ctx, next) => withStoreBudget(() => sessionMiddleware(ctx, next));
+  core.sweeper.start();
+  return { ...core, middleware };
+}
 
-  const sweeper = new Sweeper(store, events, logger, config);
-  sweeper.start();
+/**
+ * Opens the store, its shared event log, the sweeper (not started: `sweeper.start()` sweeps on the interval)
+ * and the metrics, without a Koa app: for the operator CLI, the standalone dashboard and scripts. The
+ * settings are the library's own; the cookie keys are not used here.
+ */
+export async function openSessionkeeper(
+  options: SessionkeeperOptions | SessionkeeperConfig = {},
+  dependencies: SessionkeeperDependencies = {},
+): Promise<SessionkeeperCore> {
+  const config = 'keysGenerated' in options ? options : resolveConfig(options);
+  const logger = dependencies.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const timeoutMs = dependencies.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+  const inner = dependencies.store ?? createStore(config, (err) => logger.debug({ err, store: config.store }, 'session store connection error'));
+  const observer: StoreCallObserver = (operation, seconds, failed) => metrics.observeStoreCall(operation, seconds, failed);
+  const store = new GuardedStore(inner, logger, timeoutMs, undefined, observer);
+  const eventLog = new GuardedEventLog(openEventLog(inner, config.eventsRetentionMs, logger), inner.kind, timeoutMs);
+  const recorder = new EventRecorder(eventLog.inner, logger, { appendTimeoutMs: timeoutMs, onDropped: (count) => metrics.countDroppedEvents(count) });
+  // Lifecycle lines hold only fields sessionkeeper sets (event, public ids, store, time): nothing to redact,
+  // and skipping the redaction pass halves the cost of the line every new session logs.
+  const events = new SessionEvents(logger.child({}, { redact: [] }), store.kind, recorder);
+  const metrics = new SessionMetrics({ registry: dependencies.metricsRegistry, events, countLive: () => store.count(Date.now()) });
+  const securityLog = new SecurityLog(logger);
+  await store.init().catch(() => undefined); // logged by the guard; the store retries on use
+  await eventLog.init().catch(() => undefined); // an append or a read retries it
+
+  const sweeper = new Sweeper(store, events, logger, {
+    ...config,
+    eventLog,
+    onSweep: (seconds) => metrics.observeSweep(seconds),
+  });
   const namespaces = new Map<string, GuardedStore>();
   return {
-    middleware,
     config,
     store,
     events,
+    eventLog,
     sweeper,
+    metrics,
     logger,
     securityLog,
     namespace(name) {
@@ -119,7 +166,16 @@ export async function createSessionkeeper(
     },
     async close() {
       await sweeper.stop();
+      await recorder.flushed();
+      metrics.close();
       await store.close();
     },
   };
+}
+
+/** The store's own shared log, or one in this process's memory for a store that keeps none (with a warning: each process then tells its own story). */
+function openEventLog(store: SessionStore, retentionMs: number, logger: Logger): EventLog {
+  if (store.openEventLog) return store.openEventLog(retentionMs);
+  logger.warn({ store: store.kind }, 'this session store keeps no shared event log: the dashboard\'s feed and counters show only what this process recorded');
+  return new MemoryEventLog(retentionMs);
 }

@@ -7,6 +7,8 @@
  * usable cookie. All times are milliseconds since the Unix epoch.
  */
 
+import type { EventLog } from './event-log/event-log.ts';
+
 /** The backends sessionkeeper ships. */
 export type StoreKind = 'file' | 'redis' | 'postgres';
 
@@ -156,6 +158,12 @@ export interface SessionStore {
    * client, pool or directory, so closing it closes nothing; close this store when both are done.
    */
   withNamespace(name: string): SessionStore;
+  /**
+   * The shared event log kept beside these sessions, on the same client, pool or directory (closing the
+   * store closes it). Events older than `retentionMs` are never returned. A store without it (a custom
+   * backend) gets a log in the process's memory, which each process keeps for itself.
+   */
+  openEventLog?(retentionMs: number): EventLog;
   /** Resolves when the backend answers, rejects otherwise. */
   ping(): Promise<void>;
   /** Releases what the store opened itself (a pool or client it was given stays open). */

@@ -1,4 +1,5 @@
 import { setImmediate as yieldToRequests } from 'node:timers/promises';
+import type { EventLog } from './event-log/event-log.ts';
 import type { SessionEvents } from './events.ts';
 import type { Logger } from './logger.ts';
 import type { SessionStore } from './store.ts';
@@ -17,6 +18,21 @@ export interface SweeperOptions {
   maxCount: number;
   /** Sessions removed per store call: bounds each call's time and memory. */
   batchSize?: number;
+  /** The shared event log, trimmed to `eventsRetentionMs` on every sweep. */
+  eventLog?: EventLog;
+  /** How long the shared event log keeps events. */
+  eventsRetentionMs?: number;
+  /** Told how long each sweep took (s), whether it succeeded or not (metrics). */
+  onSweep?: (seconds: number) => void;
+}
+
+/** What `sweepNow` may be told besides. */
+export interface SweepNowOptions {
+  /**
+   * Told the running totals after each batch removed, for a progress line during a long purge. Only the
+   * call that starts a sweep is told: a call that joins the sweep already running is not.
+   */
+  onProgress?: (soFar: SweepReport) => void;
 }
 
 const DEFAULT_BATCH_SIZE = 500;
@@ -68,30 +84,56 @@ export class Sweeper {
    * Sweeps now: every expired session, then the cap. A call while a sweep runs
    * waits for that sweep instead of starting a second one.
    */
-  sweepNow(): Promise<SweepReport> {
-    this.#running ??= this.#sweep().finally(() => {
+  sweepNow(options: SweepNowOptions = {}): Promise<SweepReport> {
+    this.#running ??= this.#sweep(options.onProgress).finally(() => {
       this.#running = undefined;
     });
     return this.#running;
   }
 
-  async #sweep(): Promise<SweepReport> {
-    const expired = await this.#drain(() => this.store.purgeExpired(Date.now(), this.#batchSize), 'session.expired');
+  async #sweep(onProgress?: (soFar: SweepReport) => void): Promise<SweepReport> {
+    const started = performance.now();
+    try {
+      return await this.#sweepStore(onProgress);
+    } finally {
+      this.options.onSweep?.((performance.now() - started) / 1000);
+    }
+  }
+
+  async #sweepStore(onProgress?: (soFar: SweepReport) => void): Promise<SweepReport> {
+    const expired = await this.#drain(() => this.store.purgeExpired(Date.now(), this.#batchSize), 'session.expired', (total) =>
+      onProgress?.({ expired: total, evicted: 0 }),
+    );
     const evicted =
       this.options.maxCount > 0
-        ? await this.#drain(() => this.store.evictBeyond(this.options.maxCount, Date.now(), this.#batchSize), 'session.evicted')
+        ? await this.#drain(() => this.store.evictBeyond(this.options.maxCount, Date.now(), this.#batchSize), 'session.evicted', (total) =>
+            onProgress?.({ expired, evicted: total }),
+          )
         : 0;
     for (const store of this.#quietStores) await this.#drain(() => store.purgeExpired(Date.now(), this.#batchSize));
+    await this.#trimEventLog();
     return { expired, evicted };
   }
 
-  /** Calls `removeBatch` until it returns a short batch, logging each removed session as `event` (when given). */
-  async #drain(removeBatch: () => Promise<string[]>, event?: 'session.expired' | 'session.evicted'): Promise<number> {
+  /** The log's bound: a failure is logged and left to the next sweep; the sessions' sweep already happened. */
+  async #trimEventLog(): Promise<void> {
+    const { eventLog, eventsRetentionMs } = this.options;
+    if (!eventLog || !eventsRetentionMs) return;
+    const now = Date.now();
+    await eventLog.trim(now - eventsRetentionMs, now).catch((err) => this.logger.warn({ err }, 'could not trim the shared event log; the next sweep tries again'));
+  }
+
+  /**
+   * Calls `removeBatch` until it returns a short batch, logging each removed session as `event` (when given)
+   * and telling `onBatch` the total removed so far.
+   */
+  async #drain(removeBatch: () => Promise<string[]>, event?: 'session.expired' | 'session.evicted', onBatch?: (total: number) => void): Promise<number> {
     let total = 0;
     for (;;) {
       const ids = await removeBatch();
       if (event) for (const sid of ids) this.events.record(event, { sid });
       total += ids.length;
+      if (ids.length > 0) onBatch?.(total);
       if (ids.length < this.#batchSize) return total;
       await yieldToRequests(); // let requests run between batches
     }

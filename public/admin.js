@@ -17,7 +17,7 @@
 
   var source = new EventSource(feed.getAttribute('data-stream'));
   source.addEventListener('open', () => {
-    status.textContent = 'live · newest first';
+    status.textContent = 'live · every process · newest first';
   });
   source.addEventListener('error', () => {
     // CLOSED: the server refused to reconnect (signed out, or busy), and the browser will not try again.

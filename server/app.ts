@@ -6,7 +6,7 @@ import { securityHeaders } from '../web/security-headers.ts';
 import { PUBLIC_DIR, staticAssets } from '../web/static-assets.ts';
 import { errorPages } from './error-pages.ts';
 import { healthCheck } from './health-check.ts';
-import { httpsOnly } from './https-only.ts';
+import { httpsOnly } from '../web/https-only.ts';
 import { resolveServerSettings, resolveSiteAdminSettings, type ServerSettings, type SiteOptions } from './settings.ts';
 import { siteRoutes } from './site-routes.ts';
 import { createPageRenderer } from './views.ts';

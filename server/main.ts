@@ -6,13 +6,16 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../middleware/index.ts';
+import { shutDownGracefully } from '../web/graceful-shutdown.ts';
+import { assertServableOverHttp, urlOf } from '../web/listen-settings.ts';
 import { createApp } from './app.ts';
-import { shutDownGracefully } from './graceful-shutdown.ts';
 import { loadSiteOptions } from './settings.ts';
 
 function settingsOrExit(): ReturnType<typeof loadSiteOptions> {
   try {
-    return loadSiteOptions(process.env);
+    const options = loadSiteOptions(process.env);
+    assertServableOverHttp(Boolean(options.sessions.production), options.server.trustProxy);
+    return options;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     console.error(err.message);
@@ -21,12 +24,7 @@ function settingsOrExit(): ReturnType<typeof loadSiteOptions> {
 }
 
 const options = settingsOrExit();
-const { host, port: wantedPort, trustProxy } = options.server;
-// This server speaks plain HTTP only, and production cookies are Secure: without a TLS proxy in front, every page would be refused.
-if (options.sessions.production && !trustProxy) {
-  console.error('NODE_ENV=production makes the cookies Secure, which this server cannot send over its own plain HTTP: serve it behind a TLS proxy and set TRUST_PROXY=true');
-  process.exit(1);
-}
+const { host, port: wantedPort } = options.server;
 const site = await createApp(options);
 const { app, sessions, close } = site;
 const { logger, store } = sessions;
@@ -42,5 +40,5 @@ try {
 // Before saying where it listens: whoever reads that line may signal at once.
 shutDownGracefully(server, site, logger);
 const { port } = server.address() as AddressInfo;
-const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+const url = urlOf(host, port);
 logger.info({ url, store: store.kind, location: store.location }, `listening on ${url}, sessions in the ${store.kind} store at ${store.location}`);

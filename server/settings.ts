@@ -6,30 +6,23 @@
  * one-line errors.
  */
 import { loadConfig, type SessionkeeperConfig, type SessionkeeperOptions } from '../middleware/config.ts';
-import { boolean, checkSettings, ConfigError, type Env, integer, readSettings, type SettingsTable, text, withDefaults } from '../middleware/settings.ts';
+import { checkSettings, ConfigError, type Env, integer, readSettings, type SettingsTable, withDefaults } from '../middleware/settings.ts';
+import { LISTEN_DEFAULTS, LISTEN_SETTINGS, type ListenSettings } from '../web/listen-settings.ts';
 import { adminOptionsFromEnv, type AdminSettings } from '../admin/index.ts';
 import { resolveAdminSettings } from '../admin/settings.ts';
 
-/** What only the reference server reads. */
-export interface ServerSettings {
-  /** `PORT`. */
-  port: number;
-  /** `HOST`. */
-  host: string;
+/** What only the reference server reads, beside where it listens (shared with the CLI's dashboard: `web/listen-settings.ts`). */
+export interface ServerSettings extends ListenSettings {
   /** `UPLOAD_MAX_BYTES`: largest uploaded file the site accepts. */
   uploadMaxBytes: number;
-  /** `TRUST_PROXY`: trust `X-Forwarded-*` from one reverse proxy (Koa's `app.proxy`). */
-  trustProxy: boolean;
 }
 
 const SERVER_SETTINGS: SettingsTable<ServerSettings> = {
-  port: { env: 'PORT', ...integer(0, 65535) },
-  host: { env: 'HOST', ...text(/^[A-Za-z0-9.:_-]{1,255}$/, 'a host name or IP address') },
+  ...LISTEN_SETTINGS,
   uploadMaxBytes: { env: 'UPLOAD_MAX_BYTES', ...integer(1, 1024 * 1024 * 1024) },
-  trustProxy: { env: 'TRUST_PROXY', ...boolean },
 };
 
-const DEFAULTS: ServerSettings = { port: 3000, host: '127.0.0.1', uploadMaxBytes: 1_048_576, trustProxy: false };
+const DEFAULTS: ServerSettings = { ...LISTEN_DEFAULTS, uploadMaxBytes: 1_048_576 };
 
 /** Applies the defaults and checks every value; throws ConfigError for the first one not allowed. */
 export function resolveServerSettings(options: Partial<ServerSettings> = {}): ServerSettings {

@@ -1,12 +1,14 @@
 /**
  * The cases of the throughput benchmark: the bare-Koa ceiling, sessionkeeper
  * on each store, the peers people use today, and per store the physical floor
- * of a session read.
+ * of a session read. Beside them, sessionkeeper on each store with its events
+ * kept in this process's memory instead of the store's shared log: only
+ * compared with sessionkeeper itself, to price the shared log per request.
  */
 import type { StoreKind } from '../../middleware/store.ts';
 import type { Scenario } from './load.ts';
 
-export type CaseFamily = 'ceiling' | 'sessionkeeper' | 'peer' | 'limit';
+export type CaseFamily = 'ceiling' | 'sessionkeeper' | 'events-in-memory' | 'peer' | 'limit';
 
 export interface BenchCase {
   /** Row label in the tables. */
@@ -25,8 +27,11 @@ const ALL: readonly Scenario[] = ['read', 'write', 'new'];
 export const CASES: readonly BenchCase[] = [
   { name: 'bare Koa (no session)', family: 'ceiling', server: 'bare.ts', args: [], scenarios: ALL },
   { name: 'sessionkeeper · redis', family: 'sessionkeeper', backend: 'redis', server: 'sessionkeeper.ts', args: ['redis'], scenarios: ALL },
+  { name: 'sessionkeeper · redis · events in memory', family: 'events-in-memory', backend: 'redis', server: 'sessionkeeper.ts', args: ['redis', 'events-in-memory'], scenarios: ALL },
   { name: 'sessionkeeper · postgres', family: 'sessionkeeper', backend: 'postgres', server: 'sessionkeeper.ts', args: ['postgres'], scenarios: ALL },
+  { name: 'sessionkeeper · postgres · events in memory', family: 'events-in-memory', backend: 'postgres', server: 'sessionkeeper.ts', args: ['postgres', 'events-in-memory'], scenarios: ALL },
   { name: 'sessionkeeper · file', family: 'sessionkeeper', backend: 'file', server: 'sessionkeeper.ts', args: ['file'], scenarios: ALL },
+  { name: 'sessionkeeper · file · events in memory', family: 'events-in-memory', backend: 'file', server: 'sessionkeeper.ts', args: ['file', 'events-in-memory'], scenarios: ALL },
   { name: 'koa-session + node-redis store', family: 'peer', backend: 'redis', server: 'koa-session-redis.ts', args: [], scenarios: ALL },
   { name: 'express-session + connect-redis', family: 'peer', backend: 'redis', server: 'express-redis.ts', args: [], scenarios: ALL },
   { name: 'express-session + connect-pg-simple', family: 'peer', backend: 'postgres', server: 'express-pg.ts', args: [], scenarios: ALL },
@@ -39,6 +44,11 @@ export const CASES: readonly BenchCase[] = [
 /** The express-session peer on a backend: what sessionkeeper must beat 3× on it. */
 export function expressPeerOn(backend: StoreKind): BenchCase {
   return CASES.find((c) => c.family === 'peer' && c.backend === backend && c.name.startsWith('express-session'))!;
+}
+
+/** sessionkeeper on a backend, as shipped (events in the store's shared log). */
+export function sessionkeeperOn(backend: StoreKind): BenchCase {
+  return CASES.find((c) => c.family === 'sessionkeeper' && c.backend === backend)!;
 }
 
 export const KOA_SESSION_PEER = CASES.find((c) => c.name.startsWith('koa-session'))!;

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createClient } from 'redis';
+import { eventLogTableNames } from '../../middleware/event-log/postgres-event-log.ts';
 import { DATABASE_URL, REDIS_URL, type BenchNamespace } from '../servers/harness.ts';
 
 const UNLINK_BATCH = 1000;
@@ -43,7 +44,10 @@ export async function createBenchNamespace(): Promise<BenchNamespace> {
   return namespace;
 }
 
-/** Removes everything a run left: keys under the prefix (SCAN, never KEYS), the table, the directory. */
+/**
+ * Removes everything a run left: keys under the prefix (SCAN, never KEYS; the event log's stream and tallies
+ * are among them), the table and the event log's two beside it, the directory.
+ */
 export async function removeBenchNamespace(namespace: BenchNamespace): Promise<void> {
   const client = await benchRedis();
   let batch: string[] = [];
@@ -55,7 +59,8 @@ export async function removeBenchNamespace(namespace: BenchNamespace): Promise<v
     }
   }
   if (batch.length > 0) await client.unlink(batch);
-  await benchPool().query(`DROP TABLE IF EXISTS "${namespace.pgTable}"`);
+  const { log, tally } = eventLogTableNames(namespace.pgTable);
+  await benchPool().query(`DROP TABLE IF EXISTS "${namespace.pgTable}", "${log}", "${tally}"`);
   await rm(namespace.fileDir, { recursive: true, force: true });
   active.delete(namespace);
 }

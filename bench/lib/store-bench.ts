@@ -52,7 +52,8 @@ export interface StoreBenchResult {
   readErrors: number;
 }
 
-function openStore(kind: StoreKind, namespace: BenchNamespace): SessionStore {
+/** sessionkeeper's store of `kind` in a run's namespace, connecting on its own. */
+export function openStore(kind: StoreKind, namespace: BenchNamespace): SessionStore {
   if (kind === 'redis') return new RedisStore({ url: REDIS_URL, prefix: namespace.redisPrefix });
   if (kind === 'postgres') return new PostgresStore({ connectionString: DATABASE_URL, table: namespace.pgTable });
   return new FileStore({ dir: namespace.fileDir });

@@ -4,7 +4,7 @@
  * alternates (rotated, and reversed every other round), so no case always
  * runs first or last. Ratios compare runs of the same round and scenario.
  */
-import { CASES, CEILING, expressPeerOn, KOA_SESSION_PEER, type BenchCase } from './cases.ts';
+import { CASES, CEILING, expressPeerOn, KOA_SESSION_PEER, sessionkeeperOn, type BenchCase } from './cases.ts';
 import { createSessionPool, drive, placeholderCookies, type LoadResult, type Scenario } from './load.ts';
 import { formatCount, formatFixed, formatMs, formatRatio, markdownTable } from './markdown.ts';
 import { createBenchNamespace, removeBenchNamespace } from './namespaces.ts';
@@ -62,38 +62,55 @@ async function runOne(benchCase: BenchCase, scenario: Scenario, round: number, s
   }
 }
 
-/** Runs every round; `progress` gets one line per run. */
-export async function runThroughput(settings: ThroughputSettings, progress: (line: string) => void): Promise<Sample[]> {
+/** Runs every round of `cases` (all of them by default); `progress` gets one line per run. */
+export async function runThroughput(settings: ThroughputSettings, progress: (line: string) => void, cases: readonly BenchCase[] = CASES): Promise<Sample[]> {
   const samples: Sample[] = [];
   for (let round = 0; round < settings.rounds; round++) {
     for (const scenario of SCENARIOS) {
-      for (const benchCase of orderFor(round, CASES.filter((c) => c.scenarios.includes(scenario)))) {
+      for (const benchCase of orderFor(round, cases.filter((c) => c.scenarios.includes(scenario)))) {
         const sample = await runOne(benchCase, scenario, round, settings);
         samples.push(sample);
         const { requestsPerSecond, p99Ms, errors } = sample.load;
-        progress(`round ${round + 1}/${settings.rounds} ${scenario.padEnd(5)} ${benchCase.name.padEnd(38)} ${formatCount(requestsPerSecond).padStart(7)} req/s  p99 ${formatMs(p99Ms)} ms${errors ? `  ${errors} errors` : ''}`);
+        progress(`round ${round + 1}/${settings.rounds} ${scenario.padEnd(5)} ${benchCase.name.padEnd(46)} ${formatCount(requestsPerSecond).padStart(7)} req/s  p99 ${formatMs(p99Ms)} ms${errors ? `  ${errors} errors` : ''}`);
       }
     }
   }
   return samples;
 }
 
-/** Per round, the ratio of one case's req/s to another's in the same scenario; their median. */
-export function medianRatio(samples: readonly Sample[], scenario: Scenario, of: BenchCase, to: BenchCase): number {
+const requestsPerSecond = (sample: Sample) => sample.load.requestsPerSecond;
+
+/** Per round, the ratio of one case's req/s (or what `pick` takes) to another's in the same scenario; their median. */
+export function medianRatio(samples: readonly Sample[], scenario: Scenario, of: BenchCase, to: BenchCase, pick = requestsPerSecond): number {
   const ratios: number[] = [];
   for (const sample of samples) {
     if (sample.scenario !== scenario || sample.benchCase !== of) continue;
     const base = samples.find((s) => s.scenario === scenario && s.round === sample.round && s.benchCase === to);
-    if (base) ratios.push(sample.load.requestsPerSecond / base.load.requestsPerSecond);
+    if (base) ratios.push(pick(sample) / pick(base));
   }
   return median(ratios);
 }
 
-/** One Markdown table per scenario: medians over the rounds. */
-export function throughputTables(samples: readonly Sample[]): string {
+/** Whether `benchCase` was run (a `--cases` filter runs a few). */
+function ran(samples: readonly Sample[], benchCase: BenchCase): boolean {
+  return samples.some((s) => s.benchCase === benchCase);
+}
+
+/** The cases of `family` that were run. */
+function measured(samples: readonly Sample[], family: BenchCase['family']): BenchCase[] {
+  return CASES.filter((c) => c.family === family && ran(samples, c));
+}
+
+function roundsOf(samples: readonly Sample[]): string {
   const rounds = new Set(samples.map((s) => s.round)).size;
+  return `median of ${rounds} round${rounds === 1 ? '' : 's'}`;
+}
+
+/** One Markdown table per scenario of the cases compared with bare Koa and the peers: medians over the rounds. */
+export function throughputTables(samples: readonly Sample[]): string {
   return SCENARIOS.map((scenario) => {
-    const rows = CASES.filter((c) => c.scenarios.includes(scenario)).map((benchCase) => {
+    const compared = CASES.filter((c) => c.family !== 'events-in-memory' && c.scenarios.includes(scenario) && ran(samples, c));
+    const rows = compared.map((benchCase) => {
       const mine = samples.filter((s) => s.scenario === scenario && s.benchCase === benchCase);
       const of = (pick: (s: Sample) => number) => median(mine.map(pick));
       return [
@@ -107,20 +124,52 @@ export function throughputTables(samples: readonly Sample[]): string {
       ];
     });
     const header = ['case', 'req/s', 'p50 ms', 'p99 ms', 'server CPU µs/req', '× bare Koa', 'errors'];
-    return `### ${SCENARIO_TITLES[scenario]} (median of ${rounds} round${rounds === 1 ? '' : 's'})\n\n${markdownTable(header, rows)}`;
+    return `### ${SCENARIO_TITLES[scenario]} (${roundsOf(samples)})\n\n${markdownTable(header, rows)}`;
   }).join('\n\n');
+}
+
+/**
+ * What recording events in the store's shared log costs a request: per store and scenario, sessionkeeper as
+ * shipped against the same server with its events kept in memory (what the code before the shared log did),
+ * as same-round ratios of req/s and of server CPU per request. Empty when no `events in memory` case ran.
+ */
+export function eventLogCostTable(samples: readonly Sample[]): string {
+  const rows: string[][] = [];
+  for (const inMemory of measured(samples, 'events-in-memory')) {
+    const shared = sessionkeeperOn(inMemory.backend!);
+    for (const scenario of SCENARIOS) {
+      const of = (benchCase: BenchCase, pick: (s: Sample) => number) =>
+        median(samples.filter((s) => s.scenario === scenario && s.benchCase === benchCase).map(pick));
+      const cpu = (s: Sample) => s.cpuMicrosPerRequest;
+      rows.push([
+        inMemory.backend!,
+        scenario,
+        formatCount(of(shared, requestsPerSecond)),
+        formatCount(of(inMemory, requestsPerSecond)),
+        formatRatio(medianRatio(samples, scenario, shared, inMemory)),
+        formatFixed(of(shared, cpu), 0),
+        formatFixed(of(inMemory, cpu), 0),
+        formatRatio(medianRatio(samples, scenario, shared, inMemory, cpu)),
+      ]);
+    }
+  }
+  if (rows.length === 0) return '';
+  const header = ['store', 'scenario', 'req/s, shared log', 'req/s, in memory', 'req/s ratio', 'CPU µs/req, shared log', 'CPU µs/req, in memory', 'CPU ratio'];
+  return `### Recording events: shared log in the store vs in memory (${roundsOf(samples)})\n\n${markdownTable(header, rows, 2)}`;
 }
 
 /** The throughput targets of the issue, each a ratio measured within the same rounds. */
 export function throughputTargets(samples: readonly Sample[]): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  for (const benchCase of CASES.filter((c) => c.family === 'sessionkeeper')) {
+  for (const benchCase of measured(samples, 'sessionkeeper')) {
     const peer = expressPeerOn(benchCase.backend!);
+    if (!ran(samples, peer)) continue;
     for (const scenario of SCENARIOS) {
       checks.push({ target: `${benchCase.name} vs ${peer.name}`, scenario, measured: medianRatio(samples, scenario, benchCase, peer), goal: 3, unit: '×' });
     }
   }
-  const redis = CASES.find((c) => c.family === 'sessionkeeper' && c.backend === 'redis')!;
+  const redis = sessionkeeperOn('redis');
+  if (!ran(samples, redis) || !ran(samples, KOA_SESSION_PEER)) return checks;
   for (const scenario of SCENARIOS) {
     const goal = scenario === 'write' ? 0.9 : 1;
     checks.push({ target: `${redis.name} vs ${KOA_SESSION_PEER.name}`, scenario, measured: medianRatio(samples, scenario, redis, KOA_SESSION_PEER), goal, unit: '×' });

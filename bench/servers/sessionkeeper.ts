@@ -1,43 +1,68 @@
 /**
  * sessionkeeper with all its guarantees on, on the store named by argv[2]
  * (`redis`, `postgres` or `file`), in the run's namespace. Lifecycle events are
- * logged as in production (JSON lines), into /dev/null. The sweeper runs only
+ * logged as in production (JSON lines), into /dev/null, and appended to the
+ * store's shared event log; with argv[3] `events-in-memory` the store is one
+ * that keeps no log, so they stay in this process's memory instead (what
+ * sessionkeeper did before it had the shared log). The sweeper runs only
  * when the orchestrator asks (`sweep`), so a benchmark never races it; `list`
  * and `count` time the dashboard's store calls inside this process.
  */
 import Koa from 'koa';
 import pino from 'pino';
+import { resolveConfig } from '../../middleware/config.ts';
+import { createStore } from '../../middleware/create-store.ts';
 import { createSessionkeeper } from '../../middleware/sessionkeeper.ts';
 import { createLogger } from '../../middleware/logger.ts';
-import type { ListSort, StoreKind } from '../../middleware/store.ts';
+import type { ListSort, SessionStore, StoreKind } from '../../middleware/store.ts';
 import { benchNamespace, COOKIE_SECRET, DATABASE_URL, REDIS_URL, serve, SESSION_TTL_MS } from './harness.ts';
 import { sessionRoutes } from './koa-routes.ts';
 
 const HOUR_MS = 3_600_000;
 const kind = process.argv[2] as StoreKind;
+const eventsInMemory = process.argv[3] === 'events-in-memory';
 const namespace = benchNamespace();
 // The stream pino uses for stdout in production (SonicBoom), aimed at /dev/null; its types do not claim to be a Writable.
 const devNull = pino.destination({ dest: '/dev/null', sync: false }) as unknown as NodeJS.WritableStream;
 const logger = createLogger({ level: 'info', format: 'json' }, devNull);
 
+/**
+ * The store without `openEventLog`, every other member the store's own. Members are read from and called on
+ * the store itself, never on the proxy: the stores keep state in #private fields, which only the store can reach.
+ */
+function withoutEventLog(store: SessionStore): SessionStore {
+  // Bound once per method, so a request pays a map lookup, not a new function per store call.
+  const bound = new Map<PropertyKey, unknown>();
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'openEventLog') return undefined;
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      if (!bound.has(property)) bound.set(property, value.bind(target));
+      return bound.get(property);
+    },
+  });
+}
+
+const config = resolveConfig({
+  store: kind,
+  keys: [COOKIE_SECRET],
+  idleTtlMs: SESSION_TTL_MS,
+  sweepIntervalMs: HOUR_MS,
+  fileDir: namespace.fileDir,
+  pgTable: namespace.pgTable,
+  databaseUrl: DATABASE_URL,
+  redisUrl: REDIS_URL,
+  redisPrefix: namespace.redisPrefix,
+  logLevel: 'info',
+  logFormat: 'json',
+});
+// Made exactly as the library makes it when given no store.
+const store = eventsInMemory
+  ? withoutEventLog(createStore(config, (err) => logger.debug({ err, store: config.store }, 'session store connection error')))
+  : undefined;
 const app = new Koa();
-const sessions = await createSessionkeeper(
-  app,
-  {
-    store: kind,
-    keys: [COOKIE_SECRET],
-    idleTtlMs: SESSION_TTL_MS,
-    sweepIntervalMs: HOUR_MS,
-    fileDir: namespace.fileDir,
-    pgTable: namespace.pgTable,
-    databaseUrl: DATABASE_URL,
-    redisUrl: REDIS_URL,
-    redisPrefix: namespace.redisPrefix,
-    logLevel: 'info',
-    logFormat: 'json',
-  },
-  { logger },
-);
+const sessions = await createSessionkeeper(app, config, { logger, store });
 app.use(sessions.middleware);
 app.use(sessionRoutes());
 

@@ -16,6 +16,7 @@ import { isWellFormedPublicId } from '../ids.ts';
 import {
   assertNamespaceName, counterData, dataSizeBytes, expiryOf,
   type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
+import { FileEventLog } from '../event-log/file-event-log.ts';
 import { withLockFile } from './lock-file.ts';
 import { BoundedSelection, mapConcurrently, SESSION_FILE_SUFFIX, SessionDirectoryWalk, TEMP_FILE_PREFIX, walkSessionDirectory } from './file-index.ts';
 
@@ -228,6 +229,11 @@ export class FileStore implements SessionStore {
       await this.write(id, { data: counterData(count), createdAt: live?.createdAt ?? now, lastSeenAt: now, expiresAt }, undefined, { sync: false });
       return { count, expiresAt };
     }));
+  }
+
+  /** The shared event log in `<dir>/.events` (see FileEventLog). */
+  openEventLog(retentionMs: number): FileEventLog {
+    return new FileEventLog(this.location, retentionMs);
   }
 
   /** A subdirectory `<dir>/<name>`: a walk of this directory passes over it, as it passes over every non-session file. */

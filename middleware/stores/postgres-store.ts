@@ -7,10 +7,12 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PG_TABLE_PATTERN } from '../config.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { PostgresEventLog } from '../event-log/postgres-event-log.ts';
 import {
   assertNamespaceName,
   type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary,
 } from '../store.ts';
+import { MAX_IDENTIFIER_LENGTH, namespacedTableName } from './postgres-names.ts';
 
 /** What `new PostgresStore(…)` takes: exactly one of `pool` or `connectionString`. */
 export interface PostgresStoreOptions {
@@ -27,7 +29,6 @@ export interface PostgresStoreOptions {
 }
 
 const DEFAULT_TABLE = 'sessionkeeper_sessions';
-const MAX_IDENTIFIER_LENGTH = 63;
 
 /**
  * Short timeouts so a database that is down or restarting fails requests quickly instead of hanging them.
@@ -227,6 +228,11 @@ export class PostgresStore implements SessionStore {
     return new PostgresStore({ pool: this.pool, table: qualified, location: `${this.location}_${name}` });
   }
 
+  /** The event log beside this table (`<table>_events_log` and `<table>_events_tally`), on the same pool. */
+  openEventLog(retentionMs: number): PostgresEventLog {
+    return new PostgresEventLog({ pool: this.pool, schema: this.schemaName, table: this.tableName, retentionMs });
+  }
+
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
   }
@@ -350,14 +356,6 @@ function toSummary(row: SummaryRow): SessionSummary {
     sizeBytes: row.size_bytes,
     keys: row.key_names,
   };
-}
-
-/** `<table>_<name>`, or a shortened table name with a digest when that would pass PostgreSQL's 63 bytes. */
-function namespacedTableName(table: string, name: string): string {
-  const full = `${table}_${name}`;
-  if (full.length <= MAX_IDENTIFIER_LENGTH) return full;
-  const digest = createHash('sha256').update(table).digest('hex').slice(0, 8);
-  return `${table.slice(0, MAX_IDENTIFIER_LENGTH - name.length - digest.length - 2)}_${digest}_${name}`;
 }
 
 /** `host:port/database` of a connection URL: never its user or password. */

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { createClient, type RedisClientType, type RespVersions } from 'redis';
 import { redactUrl } from '../config.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { RedisEventLog } from '../event-log/redis-event-log.ts';
 import { assertNamespaceName, dataSizeBytes, type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
 
 /**
@@ -291,6 +292,11 @@ export class RedisStore implements SessionStore {
   withNamespace(name: string): RedisStore {
     assertNamespaceName(name);
     return new RedisStore({ client: this.client, prefix: `${this.prefix}${name}:`, expiryGraceMs: this.expiryGraceMs, location: this.location });
+  }
+
+  /** The event log beside these sessions: a stream at `<prefix>_events` and tally hashes at `<prefix>_events:<minute>`. */
+  openEventLog(retentionMs: number): RedisEventLog {
+    return new RedisEventLog({ client: this.client, key: `${this.prefix}_events`, tallyPrefix: `${this.prefix}_events:`, retentionMs });
   }
 
   async ping(): Promise<void> {

@@ -93,19 +93,23 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(res.body.sessions.map((s: ApiSession) => s.id), live);
     });
 
-    test('GET /admin/api/stats: exactly { store, healthy, live, createdLastHour, expiredLastHour }', async () => {
-      await seedSessions(site.store, { count: 4 });
+    test('GET /admin/api/stats: exactly { store, healthy, live, and created, expired, destroyed, evicted in the last hour }', async () => {
+      const [ended] = await seedSessions(site.store, { count: 4 });
       await seedSessions(site.store, { count: 2, expiresInMs: -5000 });
       const before = await api().get('/admin/api/stats').expect(200);
-      assert.deepEqual(Object.keys(before.body), ['store', 'healthy', 'live', 'createdLastHour', 'expiredLastHour']);
+      assert.deepEqual(Object.keys(before.body), ['store', 'healthy', 'live', 'createdLastHour', 'expiredLastHour', 'destroyedLastHour', 'evictedLastHour']);
       assert.equal(before.body.store, kind);
       assert.equal(before.body.healthy, true);
       assert.equal(before.body.live, 4);
-      assert.equal(typeof before.body.createdLastHour, 'number');
+      for (const counter of ['createdLastHour', 'expiredLastHour', 'destroyedLastHour', 'evictedLastHour']) assert.equal(typeof before.body[counter], 'number');
+      // An operator's action is in the counters by the time it answers: a script reads its own writes.
       await api().post('/admin/api/purge-expired').expect(200);
+      await api().delete(`/admin/api/sessions/${ended}`).expect(200);
       const after = await api().get('/admin/api/stats').expect(200);
       assert.equal(after.body.expiredLastHour, before.body.expiredLastHour + 2);
-      assert.equal(after.body.live, 4);
+      assert.equal(after.body.destroyedLastHour, before.body.destroyedLastHour + 1);
+      assert.equal(after.body.evictedLastHour, before.body.evictedLastHour);
+      assert.equal(after.body.live, 3);
     });
 
     test('DELETE /admin/api/sessions/:id: { removed: 1 }, logged; then 404; malformed ids 400', async () => {

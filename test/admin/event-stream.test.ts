@@ -15,6 +15,8 @@ import request from 'supertest';
 import { AdminSessions } from '../../admin/admin-session.ts';
 import { EventStreams, type EventStreamOptions } from '../../admin/event-stream.ts';
 import { createAdmin } from '../../admin/index.ts';
+import { EventRecorder } from '../../middleware/event-log/event-recorder.ts';
+import { MemoryEventLog } from '../../middleware/event-log/memory-event-log.ts';
 import { SessionEvents } from '../../middleware/events.ts';
 import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
 import { createSessionkeeper, type Sessionkeeper } from '../../middleware/sessionkeeper.ts';
@@ -23,10 +25,15 @@ import { silentLogger } from '../helpers/log-capture.ts';
 import { createNamespace } from '../helpers/store-fixtures.ts';
 import { ADMIN_PASSWORD, ADMIN_USER, TEST_KEYS, testSessionOptions } from '../helpers/test-settings.ts';
 import { waitUntil } from '../helpers/wait.ts';
+import { WatchedEventLog, withWatchedEventLog } from '../helpers/watched-event-log.ts';
 
 const STREAM_PATH = '/admin/events/stream';
 /** Short enough that a test never waits long for a heartbeat. */
 const TEST_HEARTBEAT_MS = 50;
+/** How often the streams read the shared log here: an event reaches them within this. */
+const TEST_POLL_MS = 50;
+/** Long enough to see several polls, if anything still polls. */
+const POLLS_WINDOW_MS = 6 * TEST_POLL_MS;
 /** AdminSessions as any process with the test keys and credentials has them. */
 const ADMIN_SESSION_OPTIONS = { user: ADMIN_USER, password: ADMIN_PASSWORD, keys: TEST_KEYS, secure: false, cookiePath: '/admin' };
 
@@ -34,18 +41,22 @@ const ADMIN_SESSION_OPTIONS = { user: ADMIN_USER, password: ADMIN_PASSWORD, keys
 interface Dashboard {
   port: number;
   sessions: Sessionkeeper;
+  /** The shared event log, counting its reads: polled while a stream is open, and only then. */
+  log: WatchedEventLog;
   close(): Promise<void>;
 }
 
 async function startDashboard(streamHeartbeatMs?: number): Promise<Dashboard> {
   const namespace = await createNamespace('file');
   const app = new Koa();
-  const sessions = await createSessionkeeper(app, testSessionOptions(namespace), { logger: silentLogger() });
-  app.use(createAdmin(sessions, { user: ADMIN_USER, password: ADMIN_PASSWORD, streamHeartbeatMs }));
+  const watched = withWatchedEventLog(namespace.open());
+  const sessions = await createSessionkeeper(app, testSessionOptions(namespace), { logger: silentLogger(), store: watched.store });
+  app.use(createAdmin(sessions, { user: ADMIN_USER, password: ADMIN_PASSWORD, streamHeartbeatMs, streamPollMs: TEST_POLL_MS }));
   const server = await listen(app);
   return {
     port: (server.address() as AddressInfo).port,
     sessions,
+    log: watched.log(),
     async close() {
       await closeServer(server);
       await sessions.close();
@@ -148,7 +159,7 @@ describe('live event stream and the sign-in it was opened with', () => {
       assert.match(data.display.time, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
       stream.response.destroy();
     }
-    await waitUntil('no stream listens any more', () => dashboard.sessions.events.listenerCount('event') === 0);
+    await waitUntil('nothing follows the log any more', async () => !(await dashboard.log.isFollowed(POLLS_WINDOW_MS)));
   });
 
   test('after logout with the same cookie, that stream ends and gets no more events; a Basic stream goes on', async () => {
@@ -167,7 +178,7 @@ describe('live event stream and the sign-in it was opened with', () => {
     assert.equal(refused.status, 401);
 
     basic.response.destroy();
-    await waitUntil('no stream listens any more', () => dashboard.sessions.events.listenerCount('event') === 0);
+    await waitUntil('nothing follows the log any more', async () => !(await dashboard.log.isFollowed(POLLS_WINDOW_MS)));
   });
 
   test('a stream whose admin session expires ends at the next heartbeat', async () => {
@@ -187,7 +198,7 @@ describe('live event stream and the sign-in it was opened with', () => {
     assert.equal(stream.ended, false);
     await waitUntil('the expired stream ends', () => stream.ended);
     assert.ok(Date.now() >= expiresAtMs, 'ended before its session expired');
-    await waitUntil('no stream listens any more', () => dashboard.sessions.events.listenerCount('event') === 0);
+    await waitUntil('nothing follows the log any more', async () => !(await dashboard.log.isFollowed(POLLS_WINDOW_MS)));
   });
 });
 
@@ -213,7 +224,7 @@ describe('live event stream and a sign-out in another process', () => {
     });
     await request(other.callback()).get('/admin').set('Cookie', session.cookie).expect(204);
     await waitUntil('the stream of the signed-out cookie ends', () => stream.ended);
-    assert.equal(dashboard.sessions.events.listenerCount('event'), 0);
+    assert.equal(await dashboard.log.isFollowed(POLLS_WINDOW_MS), false, 'the log is still followed');
   });
 });
 
@@ -233,25 +244,26 @@ describe('live event stream without heartbeats in sight', () => {
     await waitUntil('the signed-out stream ends', () => stream.ended);
     assert.ok(!stream.received.includes(sid), 'the signed-out stream got the event');
     assert.doesNotMatch(stream.received, /event: lifecycle/);
-    assert.equal(dashboard.sessions.events.listenerCount('event'), 0);
+    assert.equal(await dashboard.log.isFollowed(POLLS_WINDOW_MS), false, 'the log is still followed');
   });
 });
 
 describe('EventStreams on their own', () => {
   /** Streams answering every request of their own server, as after HTTP Basic. */
   async function serveStreams(options: EventStreamOptions) {
-    const events = new SessionEvents(silentLogger(), 'file');
+    const log = new WatchedEventLog(new MemoryEventLog(60_000));
+    const events = new SessionEvents(silentLogger(), 'file', new EventRecorder(log, silentLogger()));
     const namespace = await createNamespace('file');
     const adminSessions = new AdminSessions({ ...ADMIN_SESSION_OPTIONS, store: namespace.open() });
-    const streams = new EventStreams(events, adminSessions, options);
+    const streams = new EventStreams(log, adminSessions, silentLogger(), { pollMs: TEST_POLL_MS, ...options });
     const app = new Koa();
     app.use((ctx) => streams.open(ctx, undefined));
     const server = await listen(app);
-    return { events, server, port: (server.address() as AddressInfo).port };
+    return { events, log, server, port: (server.address() as AddressInfo).port };
   }
 
   test('a stream opened with HTTP Basic ends after its lifetime, so the browser reconnects and signs in again', async () => {
-    const { events, server, port } = await serveStreams({ heartbeatMs: TEST_HEARTBEAT_MS, basicLifetimeMs: 500 });
+    const { events, log, server, port } = await serveStreams({ heartbeatMs: TEST_HEARTBEAT_MS, basicLifetimeMs: 500 });
     try {
       const openedAtMs = Date.now();
       const stream = await openStream(port, {}, '/');
@@ -259,14 +271,14 @@ describe('EventStreams on their own', () => {
       await waitUntil('the stream gets the event', () => stream.received.includes(sid));
       await waitUntil('the Basic stream ends', () => stream.ended);
       assert.ok(Date.now() - openedAtMs >= 500, 'ended before its lifetime');
-      assert.equal(events.listenerCount('event'), 0);
+      await waitUntil('nothing follows the log any more', async () => !(await log.isFollowed(POLLS_WINDOW_MS)));
     } finally {
       await closeServer(server);
     }
   });
 
   test('a client that stops reading is cut off and forgotten; one that reads keeps its stream', async () => {
-    const { events, server, port } = await serveStreams({ heartbeatMs: 60_000 });
+    const { events, log, server, port } = await serveStreams({ heartbeatMs: 60_000 });
     const connections = () => new Promise<number>((resolve, reject) => server.getConnections((err, count) => (err ? reject(err) : resolve(count))));
     const stuck = net.connect(port, '127.0.0.1');
     try {
@@ -274,7 +286,7 @@ describe('EventStreams on their own', () => {
       stuck.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
       const reader = await openStream(port, {}, '/');
       await waitUntil('both clients are connected', async () => (await connections()) === 2);
-      assert.equal(events.listenerCount('event'), 1);
+      assert.equal(await log.isFollowed(POLLS_WINDOW_MS), true, 'the log is followed');
 
       // Far more than the socket buffers hold; each batch is small enough for a reading client to keep up.
       let recorded = 0;
@@ -288,9 +300,9 @@ describe('EventStreams on their own', () => {
       const sid = recordEvent({ events });
       await waitUntil('the reading client gets the event', () => reader.received.includes(sid));
       assert.equal(reader.ended, false);
-      assert.equal(events.listenerCount('event'), 1, 'the reading client is still listened for');
+      assert.equal(await log.isFollowed(POLLS_WINDOW_MS), true, 'the log is still followed for the reading client');
       reader.response.destroy();
-      await waitUntil('no stream listens any more', () => events.listenerCount('event') === 0);
+      await waitUntil('nothing follows the log any more', async () => !(await log.isFollowed(POLLS_WINDOW_MS)));
     } finally {
       stuck.destroy();
       await closeServer(server);

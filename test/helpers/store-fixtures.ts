@@ -15,6 +15,7 @@ import { optionsFromEnv, type SessionkeeperOptions } from '../../middleware/conf
 import type { SessionStore, StoreKind } from '../../middleware/store.ts';
 import { FileStore } from '../../middleware/stores/file-store.ts';
 import { RedisStore } from '../../middleware/stores/redis-store.ts';
+import { eventLogTableNames } from '../../middleware/event-log/postgres-event-log.ts';
 import { PostgresStore } from '../../middleware/stores/postgres-store.ts';
 
 export const STORE_KINDS: readonly StoreKind[] = ['file', 'redis', 'postgres'];
@@ -84,12 +85,13 @@ async function removeRedisKeys(prefix: string): Promise<void> {
   }
 }
 
-/** The table and that of its namespace (the dashboard's sign-ins). */
+/** The table, that of its namespace (the dashboard's sign-ins) and the event log's two. */
 async function dropTables(table: string): Promise<void> {
   const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await client.connect();
   try {
-    await client.query(`DROP TABLE IF EXISTS "${table}", "${table}_admin"`);
+    const events = eventLogTableNames(table);
+    await client.query(`DROP TABLE IF EXISTS "${table}", "${table}_admin", "${events.log}", "${events.tally}"`);
   } finally {
     await client.end();
   }

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { EVENT_LOG_DIR } from '../../middleware/event-log/file-event-log.ts';
 import fc from 'fast-check';
 import pg from 'pg';
 import { createClient } from 'redis';
@@ -128,12 +129,16 @@ for (const kind of STORE_KINDS) {
         for await (const batch of client.scanIterator({ MATCH: `${redisPrefix()}*`, COUNT: 1000 })) keys.push(...batch);
         await client.close();
         // The dashboard's sign-ins and failure counters live in their own namespace, of the same shapes.
-        for (const key of keys) assert.match(key.slice(redisPrefix().length), /^(admin:)?(s:[A-Za-z0-9_-]{43}|exp|act)$/, 'only the store\'s own keys');
-        assert.equal(keys.filter((key) => !key.startsWith(`${redisPrefix()}admin:`)).length, SEEDED + 2, 'one hash per session and the two indexes');
+        // The shared event log sits beside them: a stream and per-minute tallies.
+        for (const key of keys) assert.match(key.slice(redisPrefix().length), /^(admin:)?(s:[A-Za-z0-9_-]{43}|exp|act)$|^_events(:\d+)?$/, 'only the store\'s own keys');
+        const sessionKeys = keys.filter((key) => !key.startsWith(`${redisPrefix()}admin:`) && !key.startsWith(`${redisPrefix()}_events`));
+        assert.equal(sessionKeys.length, SEEDED + 2, 'one hash per session and the two indexes');
       }
       if (kind === 'file') {
-        const names = (await readdir(namespace.settings.fileDir!)).filter((name) => name !== 'admin');
+        const names = (await readdir(namespace.settings.fileDir!)).filter((name) => name !== 'admin' && name !== EVENT_LOG_DIR);
         assert.ok(names.every((name) => /^[A-Za-z0-9_-]{43}\.json$/.test(name)), 'only session files');
+        const logFiles = await readdir(join(namespace.settings.fileDir!, EVENT_LOG_DIR)).catch(() => []);
+        assert.ok(logFiles.every((name) => /^(seg-\d+\.jsonl|tally-\d+)$/.test(name)), 'only the event log\'s segments and tallies');
         assert.equal(names.length, SEEDED);
         const namespaced = await readdir(join(namespace.settings.fileDir!, 'admin'));
         assert.ok(namespaced.every((name) => /^[A-Za-z0-9_-]{43}\.json$/.test(name)), 'only sign-ins and counters in the namespace');

@@ -13,6 +13,7 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { EVENT_LOG_DIR } from '../../middleware/event-log/file-event-log.ts';
 import { rawRequest, type RawResponse } from '../helpers/raw-http.ts';
 import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
 import { TEST_KEYS } from '../helpers/test-settings.ts';
@@ -162,9 +163,11 @@ describe('hostile input against every route', () => {
   async function assertOnlySessionFiles(): Promise<void> {
     assert.deepEqual(await tree(root).then((paths) => paths.filter((path) => !path.startsWith('sessions/'))), ['sessions']);
     for (const name of await readdir(dir)) {
-      if (name === 'admin') continue;
+      if (name === 'admin' || name === EVENT_LOG_DIR) continue;
       assert.match(name, /^[A-Za-z0-9_-]{43}\.json$/, `only session files: ${name}`);
     }
+    const logFiles = await readdir(join(dir, EVENT_LOG_DIR)).catch(() => []);
+    for (const name of logFiles) assert.match(name, /^(seg-\d+\.jsonl|tally-\d+)$/, `only the event log's segments and tallies: ${name}`);
     const namespaced = await readdir(join(dir, 'admin')).catch(() => []);
     for (const name of namespaced) assert.match(name, /^[A-Za-z0-9_-]{43}\.json$/, `only sign-ins and counters: ${name}`);
   }

@@ -19,6 +19,7 @@ describe('configuration', () => {
       sweepIntervalMs: 60_000,
       maxCount: 0,
       maxSessionBytes: 2_097_152,
+      eventsRetentionMs: 86_400_000,
       logLevel: 'info',
       logFormat: 'json',
       production: false,
@@ -49,6 +50,7 @@ describe('configuration', () => {
       SESSION_SWEEP_INTERVAL: '5m',
       SESSION_MAX_COUNT: '1000',
       SESSION_MAX_BYTES: '65536',
+      SESSION_EVENTS_RETENTION: '90m',
       LOG_LEVEL: 'debug',
       LOG_FORMAT: 'pretty',
       NODE_ENV: 'production',
@@ -69,6 +71,7 @@ describe('configuration', () => {
       sweepIntervalMs: 300_000,
       maxCount: 1000,
       maxSessionBytes: 65_536,
+      eventsRetentionMs: 5_400_000,
       logLevel: 'debug',
       logFormat: 'pretty',
       production: true,
@@ -163,6 +166,11 @@ describe('configuration', () => {
     [{ SESSION_SWEEP_INTERVAL: '500ms' }, /^SESSION_SWEEP_INTERVAL="500ms" is not valid/],
     [{ SESSION_SWEEP_INTERVAL: '30d' }, /^SESSION_SWEEP_INTERVAL="30d" is not valid: .*at most 24d$/],
     [{ SESSION_TTL: '366d' }, /^SESSION_TTL="366d" is not valid: .*at most 365d$/],
+    [{ SESSION_EVENTS_RETENTION: '30s' }, /^SESSION_EVENTS_RETENTION="30s" is not valid: expected a duration like 90s, 30m, 12h, 7d or a number of seconds, at least 60s and at most 365d$/],
+    [{ SESSION_EVENTS_RETENTION: '0' }, /^SESSION_EVENTS_RETENTION="0" is not valid: .*at least 60s/],
+    [{ SESSION_EVENTS_RETENTION: 'forever' }, /^SESSION_EVENTS_RETENTION="forever" is not valid/],
+    [{ SESSION_EVENTS_RETENTION: '-1h' }, /^SESSION_EVENTS_RETENTION="-1h" is not valid/],
+    [{ SESSION_EVENTS_RETENTION: '400d' }, /^SESSION_EVENTS_RETENTION="400d" is not valid: .*at most 365d$/],
   ];
   for (const [env, message] of invalid) {
     test(`refuses ${JSON.stringify(env)} with one clear line`, () => {

@@ -174,10 +174,14 @@ for (const kind of STORE_KINDS) {
       assert.ok(!handle.logs.text().includes(id), 'raw id absent from logs');
       assert.ok(handle.logs.text().includes(publicIdOf(id)), 'public id present in logs');
       if (kind === 'file') {
+        // Session files and the shared event log's segments and tallies alike.
+        await handle.sessions.events.flushed();
         const dir = handle.namespace.settings.fileDir!;
-        for (const name of await readdir(dir)) {
-          assert.ok(!name.includes(id));
-          assert.ok(!(await readFile(join(dir, name), 'utf8')).includes(id));
+        const files = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
+        assert.ok(files.some((entry) => entry.parentPath.endsWith('.events')), 'the event log is among the files read');
+        for (const entry of files) {
+          assert.ok(!entry.name.includes(id));
+          assert.ok(!(await readFile(join(entry.parentPath, entry.name), 'utf8')).includes(id));
         }
       }
     });

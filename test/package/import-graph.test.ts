@@ -4,9 +4,11 @@
  *   middleware/  the library (`sessionkeeper`): imports no other folder
  *   web/         what the dashboard and the site share: middleware/ only
  *   admin/       the dashboard (`sessionkeeper/admin`): middleware/ and web/
- *   server/      the reference upload server: any of them
+ *   cli/         the operator CLI (the package's bin): middleware/, web/ and admin/
+ *   server/      the reference upload server: middleware/, web/ and admin/
  *
- * The three published folders may load only what a user's install brings: the
+ * cli/ and server/ are both top layers: neither imports the other. The four
+ * published folders may load only what a user's install brings: the
  * package's `dependencies`, its `peerDependencies` and Node's `node:` modules.
  * A devDependency imported there works in this repository and breaks for
  * every user.
@@ -25,11 +27,12 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   middleware: ['middleware'],
   web: ['web', 'middleware'],
   admin: ['admin', 'web', 'middleware'],
+  cli: ['cli', 'admin', 'web', 'middleware'],
   server: ['server', 'admin', 'web', 'middleware'],
 };
 const SOURCE_FOLDERS = Object.keys(MAY_IMPORT);
 /** The folders compiled into the package (scripts/build.mjs, tsconfig.build.json). */
-const PUBLISHED_FOLDERS = ['middleware', 'web', 'admin'];
+const PUBLISHED_FOLDERS = ['middleware', 'web', 'admin', 'cli'];
 
 /** One import of one source file, with where it points. */
 interface Edge {
@@ -43,7 +46,7 @@ interface Edge {
   toFolder?: string;
 }
 
-/** Every import of every .ts file in the four source folders. */
+/** Every import of every .ts file in the source folders. */
 function sourceImports(): Edge[] {
   return SOURCE_FOLDERS.flatMap((folder) =>
     filesUnder(resolve(REPO_DIR, folder), (name) => name.endsWith('.ts')).flatMap((path) => {
@@ -98,7 +101,7 @@ test('the parser sees the imports (a guard against a check that passes because i
   for (const folder of SOURCE_FOLDERS) assert.ok(edges.some((edge) => edge.fromFolder === folder), `${folder}/ has imports`);
 });
 
-test('each folder imports only from the folders below it: middleware ← web ← admin ← server', () => {
+test('each folder imports only from the folders below it: middleware ← web ← admin ← cli, server', () => {
   const wrong = edges
     .filter((edge) => edge.toFolder !== undefined && !MAY_IMPORT[edge.fromFolder]!.includes(edge.toFolder))
     .map((edge) => `${describe(edge)} (${edge.fromFolder}/ may import only ${MAY_IMPORT[edge.fromFolder]!.join(', ')})`);

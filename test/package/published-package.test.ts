@@ -26,6 +26,7 @@ const REPO_DIR = fileURLToPath(new URL('../../', import.meta.url));
 const MANIFEST = JSON.parse(await readFile(join(REPO_DIR, 'package.json'), 'utf8')) as {
   name: string;
   exports: Record<string, string | Record<string, string>>;
+  bin: Record<string, string>;
   dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
 };
@@ -50,7 +51,7 @@ interface PackReport {
   size: number;
   unpackedSize: number;
   entryCount: number;
-  files: { path: string; size: number }[];
+  files: { path: string; size: number; mode: number }[];
 }
 
 /**
@@ -296,6 +297,8 @@ function reasonNotToPublish(path: string): string | undefined {
 let workDir = '';
 let packed: PackReport;
 let consumerDir = '';
+/** The consumer app's file store, which the CLI reads too. */
+let sessionDir = '';
 let app: RunningApp | undefined;
 const timings: Record<string, number> = {};
 
@@ -316,7 +319,8 @@ before(
     consumerDir = join(workDir, 'consumer');
     packed = await timed('npm pack (with build)', () => packRepository(workDir));
     await timed('npm install', () => installInFreshFolder(consumerDir, join(workDir, packed.filename)));
-    app = await timed('app start', () => startConsumerApp(consumerDir, join(workDir, 'sessions')));
+    sessionDir = join(workDir, 'sessions');
+    app = await timed('app start', () => startConsumerApp(consumerDir, sessionDir));
   },
   { timeout: 2 * NPM_TIMEOUT_MS + 30_000 },
 );
@@ -338,12 +342,16 @@ test('the tarball holds package.json, README.md and dist/ only, with the templat
   });
   assert.deepEqual(unwanted, []);
 
-  const missing = ['package.json', 'README.md', ...exportTargets(), ...expectedCopiesOf('views/admin'), ...expectedCopiesOf('public')].filter(
+  const missing = ['package.json', 'README.md', ...exportTargets(), ...Object.values(MANIFEST.bin), ...expectedCopiesOf('views/admin'), ...expectedCopiesOf('public')].filter(
     (path) => !paths.includes(path),
   );
   assert.deepEqual(missing, []);
   assert.ok(paths.some((path) => /^dist\/views\/admin\/[^/]+\.ejs$/.test(path)), 'dist/views/admin/*.ejs');
   assert.ok(paths.some((path) => /^dist\/public\/[^/]+$/.test(path)), 'dist/public/*');
+  for (const bin of Object.values(MANIFEST.bin)) {
+    const mode = packed.files.find((file) => file.path === bin)?.mode ?? 0;
+    assert.ok(mode & 0o111, `${bin} is executable (mode ${mode.toString(8)})`);
+  }
 });
 
 test('installed from the tarball, it brings no development tool', async (t) => {
@@ -454,4 +462,23 @@ test('/admin is not the dashboard when it is mounted elsewhere: the host app ans
     assert.equal(answer.body, 'Not Found', path);
     assert.equal(answer.headers.get('content-security-policy'), null, path);
   }
+});
+
+test('npx sessionkeeper, the installed bin, lists the sessions the app keeps in its file store', async () => {
+  assert.ok(app);
+  const visitor = new CookieJar();
+  await visit(app, visitor);
+  const publicId = await publicIdByInstalledPackage(consumerDir, visitor.get('sid')!);
+  // The settings the CLI needs for the app's store. `npx --no`: the installed bin, never a download; and the
+  // link npm made in node_modules/.bin run as a program (its #! line, its mode).
+  const env = { ...npmEnvironment(), SESSION_STORE: 'file', SESSION_FILE_DIR: sessionDir };
+  const [table, json] = await Promise.all([
+    execFileAsync('npx', ['--no', 'sessionkeeper', 'sessions', 'list'], { cwd: consumerDir, env, timeout: NPM_TIMEOUT_MS }),
+    execFileAsync(join(consumerDir, 'node_modules', '.bin', 'sessionkeeper'), ['sessions', 'list', '--json'], { cwd: consumerDir, env }),
+  ]);
+  const listed = json.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string; keys: string[] });
+  assert.deepEqual(listed.find((session) => session.id === publicId)?.keys, ['visits'], json.stdout);
+  assert.match(table.stdout, /^ID +CREATED +LAST SEEN +EXPIRES +SIZE +KEYS\n/);
+  assert.ok(table.stdout.includes(`\n${publicId}  `), table.stdout);
+  assert.equal(json.stderr + table.stderr, '', 'nothing on stderr');
 });

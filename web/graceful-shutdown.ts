@@ -1,3 +1,4 @@
+/** Graceful shutdown of an HTTP server: the reference server's and the CLI's standalone dashboard's. */
 import type { Server } from 'node:http';
 import type { Logger } from '../middleware/logger.ts';
 

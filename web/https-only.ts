@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import type { Logger } from '../middleware/logger.ts';
-import { PageError } from '../web/page-error.ts';
+import { PageError } from './page-error.ts';
 
 /**
  * Production pages are HTTPS only. There every cookie of the site and the

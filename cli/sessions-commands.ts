@@ -1,0 +1,81 @@
+/**
+ * `sessionkeeper sessions …`: what the dashboard shows and does, from a
+ * shell. Each action is the dashboard's own (`admin/actions.ts`), so it is
+ * logged the same way, as a lifecycle event `by: admin`.
+ */
+import { endAllSessions, endOneSession, listSessions, purgeExpiredNow, readSession } from '../admin/actions.ts';
+import { toApiSession } from '../admin/api-routes.ts';
+import type { SessionkeeperCore } from '../middleware/sessionkeeper.ts';
+import { MAX_PAGE_SIZE, type ListSort, type SessionSummary } from '../middleware/store.ts';
+import type { Command } from './args.ts';
+import { CommandFailed } from './errors.ts';
+import { formatSessionDetails, formatTable, jsonLine, SESSION_COLUMNS, sessionRow, type Streams } from './output.ts';
+import { purgeProgress } from './progress.ts';
+
+export type SessionsCommand = Extract<Command, { name: `sessions ${string}` }>;
+
+const NO_SUCH_SESSION = 'no live session has that id: it has expired or was ended';
+
+/** Runs one `sessions` command; throws CommandFailed when it cannot do what was asked. */
+export async function runSessionsCommand(sessions: SessionkeeperCore, command: SessionsCommand, { stdout, stderr }: Streams): Promise<void> {
+  const nowMs = Date.now();
+  switch (command.name) {
+    case 'sessions list': {
+      const rows: string[][] = [];
+      await eachListed(sessions, command, nowMs, (page) => {
+        if (command.json) stdout.write(page.map((session) => jsonLine(toApiSession(session))).join(''));
+        else rows.push(...page.map((session) => sessionRow(session, nowMs)));
+      });
+      if (!command.json) stdout.write(rows.length > 0 ? formatTable(SESSION_COLUMNS, rows) : 'no live sessions\n');
+      return;
+    }
+    case 'sessions count': {
+      const live = await sessions.store.count(nowMs);
+      stdout.write(command.json ? jsonLine({ live }) : `${live}\n`);
+      return;
+    }
+    case 'sessions show': {
+      const session = await readSession(sessions, command.id, nowMs);
+      if (!session) throw new CommandFailed(NO_SUCH_SESSION);
+      stdout.write(command.json ? jsonLine(toApiSession(session)) : formatSessionDetails(session, nowMs));
+      return;
+    }
+    case 'sessions end': {
+      if (!(await endOneSession(sessions, command.id))) throw new CommandFailed(NO_SUCH_SESSION);
+      stdout.write(command.json ? jsonLine({ removed: 1 }) : `ended session ${command.id}\n`);
+      return;
+    }
+    case 'sessions purge-expired': {
+      const progress = purgeProgress(stderr);
+      const removed = await purgeExpiredNow(sessions, (soFar) => progress.update(soFar)).finally(() => progress.done());
+      stdout.write(command.json ? jsonLine({ removed }) : `removed ${plural(removed, 'expired session')}\n`);
+      return;
+    }
+    case 'sessions end-all': {
+      const removed = await endAllSessions(sessions);
+      stdout.write(command.json ? jsonLine({ removed }) : `ended ${plural(removed, 'session')}\n`);
+      return;
+    }
+  }
+}
+
+/** Pages through the list as the dashboard does (cursor pages of at most MAX_PAGE_SIZE) until `limit` sessions. */
+async function eachListed(
+  sessions: SessionkeeperCore,
+  { sort, limit }: { sort: ListSort; limit: number },
+  nowMs: number,
+  onPage: (page: SessionSummary[]) => void,
+): Promise<void> {
+  let cursor: string | undefined;
+  for (let left = limit; left > 0; ) {
+    const page = await listSessions(sessions, { sort, limit: Math.min(left, MAX_PAGE_SIZE), cursor }, nowMs);
+    onPage(page.sessions);
+    left -= page.sessions.length;
+    if (page.nextCursor === null || page.sessions.length === 0) return;
+    cursor = page.nextCursor;
+  }
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}

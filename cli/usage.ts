@@ -1,0 +1,35 @@
+/** What `sessionkeeper --help` and each command's `--help` print. */
+import type { HelpTopic } from './args.ts';
+
+const SESSIONS = `Sessions (the live ones, as the dashboard lists them; ids are the public ids it shows):
+  sessionkeeper sessions list [--sort activity|expiry] [--limit N] [--json]
+      most recent activity first, or soonest to expire first; at most N (default 50, up to 100000)
+  sessionkeeper sessions count [--json]          how many sessions are live
+  sessionkeeper sessions show <id> [--json]      times, size and key names of one session (never its values)
+  sessionkeeper sessions end <id> [--json]       ends one session (logged as session.destroyed by admin)
+  sessionkeeper sessions purge-expired [--json]  removes every expired session now
+  sessionkeeper sessions end-all --yes [--json]  ends every session, live or expired`;
+
+const EVENTS = `Events (the shared lifecycle event log every process appends to):
+  sessionkeeper events [--limit N] [--follow] [--json]
+      the latest N events, oldest first (default 50, up to 1000); with --follow, then every new
+      event as it is recorded, until Ctrl-C`;
+
+const DASHBOARD = `Dashboard:
+  sessionkeeper dashboard
+      serves the operator dashboard on its own over the configured store, and sweeps expired
+      sessions while it runs. Reads PORT (3000), HOST (127.0.0.1), ADMIN_PATH (/admin),
+      ADMIN_USER (admin), ADMIN_PASSWORD (required), TRUST_PROXY (false) and SESSION_KEYS
+      (signs its sign-in cookies; required when NODE_ENV=production)`;
+
+const COMMON = `Settings: the library's environment variables (SESSION_STORE, SESSION_FILE_DIR, REDIS_URL,
+SESSION_REDIS_PREFIX, DATABASE_URL, SESSION_PG_TABLE, ...), as the application reads them.
+Output: aligned columns, or one JSON object per line with --json. Log lines go to stderr,
+at LOG_LEVEL (default warn for the CLI).
+Exit status: 0 done, 1 failed (store not answering, no such session), 2 wrong usage or setting.`;
+
+/** The help text of a topic, ending with a newline. */
+export function usage(topic: HelpTopic): string {
+  const sections = { sessions: [SESSIONS], events: [EVENTS], dashboard: [DASHBOARD], all: [SESSIONS, EVENTS, DASHBOARD] }[topic];
+  return `Usage: sessionkeeper <command> [options]\n\n${[...sections, COMMON].join('\n\n')}\n`;
+}
