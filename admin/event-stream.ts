@@ -38,8 +38,8 @@ const RECONNECT_MS = 5_000;
 const DEFAULT_MAX_STREAMS = 100;
 /** Unsent bytes a client that stopped reading may hold before it is cut off: a few hundred events. */
 const DEFAULT_MAX_BUFFERED_BYTES = 64 * 1024;
-/** A client that lags by this many allowances is cut off at once (1 MB). */
-const FAR_BEHIND_FACTOR = 16;
+/** A client that lags by this many allowances is cut off at once (4 MB: a few pages of a backlog in flight). */
+const FAR_BEHIND_FACTOR = 64;
 /** How long a client may stay over the allowance without catching up. */
 const CATCH_UP_MS = 1_000;
 

@@ -39,6 +39,8 @@ export async function* followEvents(log: EventLog, options: FollowOptions = {}):
           if (signal?.aborted) return;
           if (page.events.length > 0) yield page.events;
           if (page.events.length < MAX_EVENTS_PAGE) break;
+          // A backlog of pages: let the sockets take what the last page sent before sending the next.
+          await new Promise<void>((resolve) => setImmediate(resolve));
         }
       }
     } catch (err) {
