@@ -8,7 +8,7 @@ import type { SessionkeeperCore } from '../middleware/sessionkeeper.ts';
 import { lastHourStart } from '../middleware/event-log/event-log.ts';
 import type { LifecycleEvent } from '../middleware/events.ts';
 import { isWellFormedPublicId } from '../middleware/ids.ts';
-import { dataSizeBytes, StoreUnavailableError, type SessionPage, type SessionSummary } from '../middleware/store.ts';
+import { StoreUnavailableError, summaryOf, type SessionPage, type SessionSummary } from '../middleware/store.ts';
 import { InvalidParameterError, type ListQuery } from './list-query.ts';
 
 /** The totals of the dashboard and of `GET <prefix>/api/stats` (`/admin/api/stats` by default). */
@@ -71,9 +71,7 @@ export async function latestEvents(sessions: SessionkeeperCore, limit: number): 
 export async function readSession(sessions: SessionkeeperCore, id: string, nowMs = Date.now()): Promise<SessionSummary | undefined> {
   assertPublicId(id);
   const record = await sessions.store.get(id, nowMs);
-  if (!record) return undefined;
-  const { createdAt, lastSeenAt, expiresAt, data } = record;
-  return { id, createdAt, lastSeenAt, expiresAt, sizeBytes: dataSizeBytes(data), keys: Object.keys(data) };
+  return record && summaryOf(id, record);
 }
 
 /**

@@ -27,7 +27,7 @@ import { FailureLimiter } from './failure-limiter.ts';
 import { addLoginRoutes } from './login-routes.ts';
 import { AdminPaths } from './paths.ts';
 import { createDashboardRenderer } from './render.ts';
-import { type AdminSettings, resolveAdminSettings } from './settings.ts';
+import { type AdminSettings, checkStreamTimings, resolveAdminSettings } from './settings.ts';
 
 export { adminOptionsFromEnv, type AdminSettings } from './settings.ts';
 
@@ -38,9 +38,9 @@ const ADMIN_NAMESPACE = 'admin';
 export interface AdminOptions extends Partial<AdminSettings> {
   /** Aborted when the server starts shutting down: live event streams end so the server can close. */
   shutdownSignal?: AbortSignal;
-  /** Interval of the live event streams' keep-alive comment, at which each also checks its sign-in again (default 25 s). */
+  /** Interval of the live event streams' keep-alive comment, at which each also checks its sign-in again (default 25 s; 10 ms to 1 h). */
   streamHeartbeatMs?: number;
-  /** How often the live event streams read the shared event log for new events (default 1 s). */
+  /** How often the live event streams read the shared event log for new events (default 1 s; 10 ms to 60 s). */
   streamPollMs?: number;
 }
 
@@ -60,6 +60,7 @@ export interface AdminOptions extends Partial<AdminSettings> {
  */
 export function createAdmin(sessions: SessionkeeperCore, options: AdminOptions = {}): Middleware {
   const settings = resolveAdminSettings(options);
+  checkStreamTimings(options);
   const { production } = sessions.config;
   const paths = new AdminPaths(settings.path);
   const render = createDashboardRenderer({ cacheTemplates: production, paths });

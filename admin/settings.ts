@@ -5,7 +5,7 @@
  * `ADMIN_PASSWORD`. Checked by the same settings-table mechanism as the
  * library's, with the same one-line errors.
  */
-import { checkSettings, type Env, readSettings, type SettingsTable, text, withDefaults } from '../middleware/settings.ts';
+import { checkSettings, ConfigError, type Env, integer, readSettings, type SettingsTable, text, withDefaults } from '../middleware/settings.ts';
 
 /** The dashboard's settings, as `createAdmin` takes them. */
 export interface AdminSettings {
@@ -31,6 +31,30 @@ const DEFAULTS: AdminSettings = { path: '/admin', user: 'admin', password: undef
 /** Reads the dashboard's settings that are set in an environment; an empty variable counts as unset. */
 export function adminOptionsFromEnv(env: Env = process.env): Partial<AdminSettings> {
   return readSettings(ADMIN_SETTINGS, env);
+}
+
+/** The live event streams' intervals, in ms: options only, with no variable. */
+export interface StreamTimings {
+  /** Interval of the keep-alive comment, at which each stream also checks its sign-in again. */
+  streamHeartbeatMs?: number;
+  /** How often the streams read the shared event log for new events. */
+  streamPollMs?: number;
+}
+
+/** What each interval may be: a poll more often than every 10 ms would keep the store busy for nothing. */
+const STREAM_TIMING_LIMITS: Record<keyof StreamTimings, ReturnType<typeof integer>> = {
+  streamHeartbeatMs: integer(10, 3_600_000),
+  streamPollMs: integer(10, 60_000),
+};
+
+/** Throws ConfigError, one line naming the option, for an interval that is not a whole number of ms in its range. */
+export function checkStreamTimings(options: StreamTimings): void {
+  for (const [option, kind] of Object.entries(STREAM_TIMING_LIMITS) as [keyof StreamTimings, ReturnType<typeof integer>][]) {
+    const value = options[option];
+    if (value !== undefined && !kind.check(value)) {
+      throw new ConfigError(option, `option ${option}=${typeof value === 'string' ? JSON.stringify(value) : String(value)} is not valid: expected ${kind.allowed} (ms)`);
+    }
+  }
 }
 
 /** Applies the defaults and checks every value; throws ConfigError for the first one not allowed. */

@@ -10,7 +10,6 @@ import type { SessionkeeperCore } from '../middleware/sessionkeeper.ts';
 import type { Command } from './args.ts';
 import { formatEventLine, jsonLine, type Streams } from './output.ts';
 
-
 export async function runEventsCommand(sessions: SessionkeeperCore, command: Extract<Command, { name: 'events' }>, { stdout, stderr }: Streams): Promise<void> {
   const write = (events: LifecycleEvent[]) => stdout.write(events.map((event) => (command.json ? jsonLine(event) : formatEventLine(event))).join(''));
   const latest = await sessions.eventLog.latest(command.limit);

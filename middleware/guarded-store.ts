@@ -5,6 +5,7 @@ import {
   type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type StoreKind,
 } from './store.ts';
 import { InvalidCursorError } from './cursor.ts';
+import { within } from './time-limit.ts';
 
 /** Default bound on one store call: well under the 5 s within which a request the store cannot serve gets its 503. */
 export const DEFAULT_STORE_TIMEOUT_MS = 3000;
@@ -103,31 +104,24 @@ export class GuardedStore implements SessionStore {
   close(): Promise<void> { return this.inner.close(); }
 
   async #run<T>(operation: string, call: () => Promise<T>, { bounded = true } = {}): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
     const budget = requestBudget.getStore();
     const limitMs = Math.max(0, Math.min(this.timeoutMs, budget?.remainingMs ?? Number.POSITIVE_INFINITY));
-    const startedAt = Date.now();
     const started = performance.now();
     let failed = false;
-    const pending = call();
-    const timeout = new Promise<never>((_, reject) => {
-      if (bounded) timer = setTimeout(() => reject(new Error(`no answer within ${limitMs} ms`)), limitMs);
-    });
     try {
-      const result = await Promise.race([pending, timeout]);
+      const result = await (bounded ? within(call(), limitMs) : call());
       this.#markUp(operation);
       return result;
     } catch (cause) {
       // A bad cursor is the caller's mistake, not the store's.
       if (cause instanceof InvalidCursorError) throw cause;
       failed = true;
-      pending.catch(() => {}); // the late answer of a timed-out call is dropped
       this.#markDown(operation, cause);
       throw new StoreUnavailableError(this.kind, `The ${this.kind} session store is not answering.`, { cause });
     } finally {
-      clearTimeout(timer);
-      if (budget) budget.remainingMs -= Date.now() - startedAt;
-      this.observe(operation, (performance.now() - started) / 1000, failed);
+      const elapsedMs = performance.now() - started;
+      if (budget) budget.remainingMs -= elapsedMs;
+      this.observe(operation, elapsedMs / 1000, failed);
     }
   }
 

@@ -192,6 +192,11 @@ export function dataSizeBytes(data: SessionData): number {
   return Buffer.byteLength(JSON.stringify(data), 'utf8');
 }
 
+/** What the dashboard shows of a stored session: its times, size and key names, never its values. */
+export function summaryOf(id: string, { data, createdAt, lastSeenAt, expiresAt }: SessionRecord): SessionSummary {
+  return { id, createdAt, lastSeenAt, expiresAt, sizeBytes: dataSizeBytes(data), keys: Object.keys(data) };
+}
+
 /** Names `withNamespace` accepts: they become part of a key prefix, a table name or a directory name. */
 export const NAMESPACE_PATTERN = /^[a-z][a-z0-9]{0,15}$/;
 

@@ -69,6 +69,13 @@ export const TALLY_KEEP_MS = 60 * MINUTE_MS;
 /** Largest page `latest` and `readAfter` return. */
 export const MAX_EVENTS_PAGE = 1000;
 
+/** An event without a parsable time would be tallied under no minute: every log refuses the batch before writing any of it. */
+export function assertDated(events: readonly LifecycleEvent[]): void {
+  for (const { event, at } of events) {
+    if (!Number.isFinite(Date.parse(at))) throw new TypeError(`event ${event} has no valid time: ${JSON.stringify(at)}`);
+  }
+}
+
 /** The minute an event is tallied under. */
 export function minuteOf(atIso: string): number {
   return Math.floor(Date.parse(atIso) / MINUTE_MS);

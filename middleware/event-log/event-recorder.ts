@@ -13,6 +13,7 @@
  */
 import type { LifecycleEvent } from '../events.ts';
 import type { Logger } from '../logger.ts';
+import { within } from '../time-limit.ts';
 import type { EventLog } from './event-log.ts';
 
 export interface EventRecorderOptions {
@@ -97,7 +98,7 @@ export class EventRecorder {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, this.#batchSize);
         try {
-          await this.#appendWithin(batch);
+          await within(this.log.append(batch), this.#appendTimeoutMs);
           this.#recovered();
         } catch (err) {
           // What waits behind a failed batch is dropped with it: one attempt per burst during an outage,
@@ -107,20 +108,6 @@ export class EventRecorder {
       }
     } finally {
       this.#flushing = undefined;
-    }
-  }
-
-  async #appendWithin(batch: LifecycleEvent[]): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const pending = this.log.append(batch);
-    pending.catch(() => {}); // a late failure after the timeout is already counted
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.#appendTimeoutMs} ms`)), this.#appendTimeoutMs);
-    });
-    try {
-      await Promise.race([pending, timeout]);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

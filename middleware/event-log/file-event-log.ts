@@ -27,7 +27,7 @@ import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidCursorError } from '../cursor.ts';
 import type { LifecycleEvent } from '../events.ts';
-import { type EventCounts, type EventLog, type EventLogPage, type EventLogSize, MINUTE_MS, TALLY_KEEP_MS, tallyByMinute } from './event-log.ts';
+import { assertDated, type EventCounts, type EventLog, type EventLogPage, type EventLogSize, MINUTE_MS, TALLY_KEEP_MS, tallyByMinute } from './event-log.ts';
 
 /** Directory of the log inside the store's directory; the dot keeps it out of session walks and namespaces. */
 export const EVENT_LOG_DIR = '.events';
@@ -63,6 +63,7 @@ export class FileEventLog implements EventLog {
 
   async append(events: readonly LifecycleEvent[]): Promise<void> {
     if (events.length === 0) return;
+    assertDated(events);
     const segment = Math.floor(Date.now() / this.#segmentMs) * this.#segmentMs;
     const lines = events.map((entry) => `${JSON.stringify(entry)}\n`).join('');
     await this.#appendTo(segmentName(segment), lines);

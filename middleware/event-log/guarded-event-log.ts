@@ -7,6 +7,7 @@
 import { InvalidCursorError } from '../cursor.ts';
 import type { LifecycleEvent } from '../events.ts';
 import { StoreUnavailableError, type StoreKind } from '../store.ts';
+import { within } from '../time-limit.ts';
 import type { EventCounts, EventLog, EventLogPage, EventLogSize } from './event-log.ts';
 
 export class GuardedEventLog implements EventLog {
@@ -27,19 +28,11 @@ export class GuardedEventLog implements EventLog {
   size(): Promise<EventLogSize> { return this.#run(() => this.inner.size()); }
 
   async #run<T>(call: () => Promise<T>, bounded = true): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const pending = call();
-    const timeout = new Promise<never>((_, reject) => {
-      if (bounded) timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
     try {
-      return await Promise.race([pending, timeout]);
+      return await (bounded ? within(call(), this.timeoutMs) : call());
     } catch (cause) {
       if (cause instanceof InvalidCursorError) throw cause;
-      pending.catch(() => {}); // the late answer of a timed-out call is dropped
       throw new StoreUnavailableError(this.storeKind, `The ${this.storeKind} session store is not answering.`, { cause });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

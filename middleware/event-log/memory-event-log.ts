@@ -25,8 +25,8 @@ export class MemoryEventLog implements EventLog {
 
   async latest(limit: number): Promise<EventLogPage> {
     const cutoff = Date.now() - this.retentionMs;
-    const events = this.#held.filter(({ entry }) => Date.parse(entry.at) >= cutoff).slice(-limit || this.#held.length).reverse();
-    return { events: limit === 0 ? [] : events.map(({ entry }) => entry), position: String(this.#lastSeq) };
+    const within = this.#held.filter(({ entry }) => Date.parse(entry.at) >= cutoff).map(({ entry }) => entry);
+    return { events: limit === 0 ? [] : within.slice(-limit).reverse(), position: String(this.#lastSeq) };
   }
 
   async readAfter(position: string | undefined, limit: number): Promise<EventLogPage> {

@@ -10,7 +10,8 @@ import type pg from 'pg';
 import { InvalidCursorError } from '../cursor.ts';
 import type { LifecycleEvent } from '../events.ts';
 import { namespacedTableName } from '../stores/postgres-names.ts';
-import { type EventCounts, type EventLog, type EventLogPage, type EventLogSize, MINUTE_MS, TALLY_KEEP_MS } from './event-log.ts';
+import { createUnderSchemaLock } from '../stores/postgres-schema.ts';
+import { assertDated, type EventCounts, type EventLog, type EventLogPage, type EventLogSize, MINUTE_MS, TALLY_KEEP_MS } from './event-log.ts';
 
 /** What `new PostgresEventLog(…)` takes. */
 export interface PostgresEventLogOptions {
@@ -49,8 +50,8 @@ export class PostgresEventLog implements EventLog {
   private readonly atIndex: string;
   /** Both names as `regclass` text, for the size functions. */
   private readonly relations: [string, string];
-  /** The store's own lock for creating its schema and table: the log creates the schema too, never at the same time. */
-  private readonly schemaLockKey: string;
+  /** The sessions table the log belongs to. */
+  private readonly table: string;
   /** Appends take turns on this lock (see `append`). */
   private readonly appendLockKey: string;
   /** Start of the names of the log's prepared statements, unique to this table. */
@@ -71,8 +72,7 @@ export class PostgresEventLog implements EventLog {
     this.tallyTable = qualify(names.tally);
     this.atIndex = names.atIndex;
     this.relations = [this.logTable, this.tallyTable];
-    // The same key as PostgresStore's lockKey (the same digest of the same name).
-    this.schemaLockKey = digest(`sessionkeeper:${schema ?? ''}.${table}`).readBigInt64BE(0).toString();
+    this.table = table;
     const own = digest(`sessionkeeper:events:${schema ?? ''}.${table}`);
     this.appendLockKey = own.readBigInt64BE(0).toString();
     this.statementPrefix = `sessionkeeper_${own.toString('hex').slice(0, 16)}_events_`;
@@ -97,11 +97,8 @@ export class PostgresEventLog implements EventLog {
    */
   async append(events: readonly LifecycleEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const times = events.map(({ event, at }) => {
-      const atMs = Date.parse(at);
-      if (!Number.isFinite(atMs)) throw new TypeError(`event ${event} has no valid time: ${JSON.stringify(at)}`);
-      return atMs;
-    });
+    assertDated(events);
+    const times = events.map(({ at }) => Date.parse(at));
     await this.prepared(
       'append',
       `WITH turn AS MATERIALIZED (SELECT pg_advisory_xact_lock($4::bigint)),
@@ -183,34 +180,24 @@ export class PostgresEventLog implements EventLog {
     return { events: Number(rows[0].events), bytes: Number(rows[0].bytes) };
   }
 
-  /** Serialised by the store's advisory lock: concurrent CREATE … IF NOT EXISTS can still collide on pg_type. */
+  /** Under the sessions table's schema lock (see postgres-schema.ts), so never at the same time as the store's own. */
   private async createTables(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [this.schemaLockKey]);
-      if (this.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
+    await createUnderSchemaLock(this.pool, { schema: this.schema, table: this.table }, [
       // json, not jsonb: an event comes back exactly as written.
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.logTable} (
+      `CREATE TABLE IF NOT EXISTS ${this.logTable} (
         id bigserial PRIMARY KEY,
         at_ms bigint NOT NULL,
         event text NOT NULL,
         entry json NOT NULL
-      )`);
-      await client.query(`CREATE INDEX IF NOT EXISTS "${this.atIndex}" ON ${this.logTable} (at_ms)`);
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.tallyTable} (
+      )`,
+      `CREATE INDEX IF NOT EXISTS "${this.atIndex}" ON ${this.logTable} (at_ms)`,
+      `CREATE TABLE IF NOT EXISTS ${this.tallyTable} (
         minute bigint,
         event text,
         n bigint NOT NULL,
         PRIMARY KEY (minute, event)
-      )`);
-      await client.query('COMMIT');
-      client.release();
-    } catch (err) {
-      // Discarding the connection rolls the transaction back.
-      client.release(err as Error);
-      throw err;
-    }
+      )`,
+    ]);
   }
 
   private async query<Row extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, values: unknown[]): Promise<pg.QueryResult<Row>> {

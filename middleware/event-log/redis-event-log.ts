@@ -12,7 +12,7 @@
 import { InvalidCursorError } from '../cursor.ts';
 import type { LifecycleEvent } from '../events.ts';
 import type { RedisStoreClient } from '../stores/redis-store.ts';
-import { type EventCounts, type EventLog, type EventLogPage, type EventLogSize, MINUTE_MS, TALLY_KEEP_MS, tallyByMinute } from './event-log.ts';
+import { assertDated, type EventCounts, type EventLog, type EventLogPage, type EventLogSize, MINUTE_MS, TALLY_KEEP_MS, tallyByMinute } from './event-log.ts';
 
 /** What `new RedisEventLog(…)` takes. */
 export interface RedisEventLogOptions {
@@ -170,11 +170,4 @@ function decodeEntry(entry: { message: Record<string, string> }): LifecycleEvent
 
 function isWithin(event: LifecycleEvent, cutoffMs: number): boolean {
   return Date.parse(event.at) >= cutoffMs;
-}
-
-/** An event without a parsable time would be tallied under no minute: refused before anything is written. */
-function assertDated(events: readonly LifecycleEvent[]): void {
-  for (const { event, at } of events) {
-    if (!Number.isFinite(Date.parse(at))) throw new TypeError(`event ${event} has no valid time: ${JSON.stringify(at)}`);
-  }
 }

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { decodeCursor, encodeCursor, type CursorPosition } from '../cursor.ts';
 import { isWellFormedPublicId } from '../ids.ts';
 import {
-  assertNamespaceName, counterData, dataSizeBytes, expiryOf,
+  assertNamespaceName, counterData, expiryOf, summaryOf,
   type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
 import { FileEventLog } from '../event-log/file-event-log.ts';
 import { withLockFile } from './lock-file.ts';
@@ -364,10 +364,6 @@ const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const byExpiry = (a: CursorPosition, b: CursorPosition) => a.score - b.score || compareIds(a.id, b.id);
 /** Latest activity first; ties by id, descending too, so the order is the exact reverse of (score, id). */
 const byActivity = (a: CursorPosition, b: CursorPosition) => b.score - a.score || compareIds(b.id, a.id);
-
-function summaryOf(id: string, { data, createdAt, lastSeenAt, expiresAt }: SessionRecord): SessionSummary {
-  return { id, createdAt, lastSeenAt, expiresAt, sizeBytes: dataSizeBytes(data), keys: Object.keys(data) };
-}
 
 function serialize({ data, createdAt, lastSeenAt, expiresAt }: SessionRecord): string {
   const stored: StoredSession = { v: FORMAT_VERSION, createdAt, lastSeenAt, expiresAt, data };

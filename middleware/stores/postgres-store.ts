@@ -3,7 +3,6 @@
  * by public id. Expiry, listing and purging are index range scans on
  * (expires_at_ms, id) and (last_seen_at_ms, id).
  */
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PG_TABLE_PATTERN } from '../config.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
@@ -13,6 +12,7 @@ import {
   type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary,
 } from '../store.ts';
 import { MAX_IDENTIFIER_LENGTH, namespacedTableName } from './postgres-names.ts';
+import { createUnderSchemaLock, schemaLockKey, tableDigest } from './postgres-schema.ts';
 
 /** What `new PostgresStore(…)` takes: exactly one of `pool` or `connectionString`. */
 export interface PostgresStoreOptions {
@@ -241,16 +241,12 @@ export class PostgresStore implements SessionStore {
     if (this.ownsPool) await this.pool.end();
   }
 
-  /** Serialised by an advisory lock: concurrent CREATE TABLE IF NOT EXISTS can still collide on pg_type. */
+  /** Under the table's schema lock (see postgres-schema.ts), shared with the event log's tables. */
   private async createSchema(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [this.lockKey()]);
-      if (this.schemaName) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.schemaName}"`);
+    await createUnderSchemaLock(this.pool, { schema: this.schemaName, table: this.tableName }, [
       // json, not jsonb: it keeps the data exactly as written, including \u0000 and key order, like the other stores.
       // key_names is kept apart so listing reads neither values nor parses them.
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.table} (
+      `CREATE TABLE IF NOT EXISTS ${this.table} (
         id text COLLATE "C" PRIMARY KEY,
         data json NOT NULL,
         key_names json NOT NULL,
@@ -258,16 +254,10 @@ export class PostgresStore implements SessionStore {
         last_seen_at_ms bigint NOT NULL,
         expires_at_ms bigint NOT NULL,
         size_bytes integer NOT NULL
-      )`);
-      await client.query(`CREATE INDEX IF NOT EXISTS "${this.indexName('expiry')}" ON ${this.table} (expires_at_ms, id)`);
-      await client.query(`CREATE INDEX IF NOT EXISTS "${this.indexName('activity')}" ON ${this.table} (last_seen_at_ms, id)`);
-      await client.query('COMMIT');
-      client.release();
-    } catch (err) {
-      // Discarding the connection rolls the transaction back.
-      client.release(err as Error);
-      throw err;
-    }
+      )`,
+      `CREATE INDEX IF NOT EXISTS "${this.indexName('expiry')}" ON ${this.table} (expires_at_ms, id)`,
+      `CREATE INDEX IF NOT EXISTS "${this.indexName('activity')}" ON ${this.table} (last_seen_at_ms, id)`,
+    ]);
   }
 
   private async query<Row extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<pg.QueryResult<Row>> {
@@ -324,9 +314,8 @@ export class PostgresStore implements SessionStore {
     return (BigInt(this.lockKey()) ^ 1n).toString();
   }
 
-  /** A constant per table, so only processes creating the same table wait for each other. */
   private lockKey(): string {
-    return this.digest().readBigInt64BE(0).toString();
+    return schemaLockKey({ schema: this.schemaName, table: this.tableName });
   }
 
   /** `<table>_<suffix>`, or a shortened name with a digest when that would pass PostgreSQL's 63-byte limit and be truncated. */
@@ -337,7 +326,7 @@ export class PostgresStore implements SessionStore {
   }
 
   private digest(): Buffer {
-    return createHash('sha256').update(`sessionkeeper:${this.schemaName ?? ''}.${this.tableName}`).digest();
+    return tableDigest({ schema: this.schemaName, table: this.tableName });
   }
 }
 

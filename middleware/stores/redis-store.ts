@@ -10,7 +10,7 @@ import { createClient, type RedisClientType, type RespVersions } from 'redis';
 import { redactUrl } from '../config.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { RedisEventLog } from '../event-log/redis-event-log.ts';
-import { assertNamespaceName, dataSizeBytes, type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
+import { assertNamespaceName, summaryOf, type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
 
 /**
  * Any node-redis v5 client, as `createClient()` returns it: RESP 2 or 3, any modules, functions or scripts
@@ -369,7 +369,6 @@ export class RedisStore implements SessionStore {
 }
 
 function toSummary([id, , c, l, e, d]: string[]): SessionSummary {
-  const data = JSON.parse(d!) as Record<string, unknown>;
-  return { id: id!, createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e), sizeBytes: dataSizeBytes(data), keys: Object.keys(data) };
+  return summaryOf(id!, { data: JSON.parse(d!), createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e) });
 }
 

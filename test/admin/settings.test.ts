@@ -93,6 +93,14 @@ describe('createAdmin options', () => {
     [{ user: 'ops:root', password: PASSWORD }, 'ADMIN_USER', /^ADMIN_USER \(option user\)="ops:root" is not valid: expected a user name/],
     [{ user: '', password: PASSWORD }, 'ADMIN_USER', /^ADMIN_USER \(option user\)="" is not valid/],
     [{ password: 'short' }, 'ADMIN_PASSWORD', /^ADMIN_PASSWORD \(option password\)=\(hidden\) is not valid: expected a password of at least 8 characters \(at most 1024, on one line\)$/],
+    [{ password: PASSWORD, streamPollMs: 0 }, 'streamPollMs', /^option streamPollMs=0 is not valid: expected a whole number from 10 to 60000 \(ms\)$/],
+    [{ password: PASSWORD, streamPollMs: -1 }, 'streamPollMs', /^option streamPollMs=-1 is not valid/],
+    [{ password: PASSWORD, streamPollMs: 2.5 }, 'streamPollMs', /^option streamPollMs=2.5 is not valid/],
+    [{ password: PASSWORD, streamPollMs: Number.NaN }, 'streamPollMs', /^option streamPollMs=NaN is not valid/],
+    [{ password: PASSWORD, streamPollMs: 120_000 }, 'streamPollMs', /^option streamPollMs=120000 is not valid/],
+    [{ password: PASSWORD, streamPollMs: '500' as unknown as number }, 'streamPollMs', /^option streamPollMs="500" is not valid/],
+    [{ password: PASSWORD, streamHeartbeatMs: 0 }, 'streamHeartbeatMs', /^option streamHeartbeatMs=0 is not valid: expected a whole number from 10 to 3600000 \(ms\)$/],
+    [{ streamHeartbeatMs: Number.POSITIVE_INFINITY }, 'streamHeartbeatMs', /^option streamHeartbeatMs=Infinity is not valid/],
   ];
   for (const [options, setting, message] of cases) {
     test(`${JSON.stringify(options)} is refused, naming the option and its variable`, () => {
@@ -103,5 +111,6 @@ describe('createAdmin options', () => {
   test('valid options, or none, build the dashboard', () => {
     assert.equal(typeof createAdmin(sessions), 'function');
     assert.equal(typeof createAdmin(sessions, { path: '/ops/sessions', user: 'ops', password: PASSWORD }), 'function');
+    assert.equal(typeof createAdmin(sessions, { password: PASSWORD, streamPollMs: 10, streamHeartbeatMs: 3_600_000 }), 'function');
   });
 });

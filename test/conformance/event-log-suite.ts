@@ -130,6 +130,16 @@ export function runEventLogConformance(kind: StoreKind, openFixture: OpenEventLo
       assert.deepEqual((await log.readAfter(all.position, 10)).events, [], 'nothing follows the newest event');
     });
 
+    test('a batch holding an event without a valid time is refused whole: nothing of it is written or counted', async () => {
+      const { log } = await open();
+      const good = batch(2);
+      for (const at of ['', 'yesterday', 'NaN']) {
+        await assert.rejects(log.append([...good, { ...event(), at }]), { name: 'TypeError', message: /has no valid time/ });
+      }
+      assert.deepEqual((await log.latest(10)).events, []);
+      assert.deepEqual(await log.countSince(lastHourStart(Date.now())), {});
+    });
+
     test('appending an empty batch changes nothing', async () => {
       const { log } = await open();
       const emptyEnd = (await log.latest(0)).position;
