@@ -8,13 +8,14 @@
  *   node --import tsx bench/profile.ts <server file> <scenario> [seconds] [server args…]
  *   node --import tsx bench/profile.ts sessionkeeper.ts read 5 redis
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSessionPool, drive, type Scenario } from './lib/load.ts';
 import { formatFixed, markdownTable } from './lib/markdown.ts';
 import { closeBenchConnections, createBenchNamespace, removeBenchNamespace } from './lib/namespaces.ts';
-import { ServerProcess } from './lib/server-process.ts';
+import { buildLibrary } from './lib/baseline.ts';
+import { REPO_ROOT, ServerProcess } from './lib/server-process.ts';
 
 interface ProfileNode {
   id: number;
@@ -40,7 +41,8 @@ function groupOf(url: string, functionName: string): string {
   return ours ? `${ours[1]}/${ours[2]}` : url;
 }
 
-function summarise(profile: CpuProfile): string {
+/** Self time by function and by module, as a share of the window and in µs per request served in it. */
+function summarise(profile: CpuProfile, requests: number): string {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfMicros = new Map<string, number>();
   const groupMicros = new Map<string, number>();
@@ -55,14 +57,17 @@ function summarise(profile: CpuProfile): string {
     total += delta;
   });
   const share = (micros: number) => `${formatFixed((100 * micros) / total, 1)} %`;
+  const perRequest = (micros: number) => formatFixed(micros / Math.max(1, requests), 2);
   const top = [...selfMicros].sort((a, b) => b[1] - a[1]).slice(0, TOP_FUNCTIONS);
   const groups = [...groupMicros].sort((a, b) => b[1] - a[1]).slice(0, 20);
   return [
-    `#### Self time by function (top ${TOP_FUNCTIONS})\n\n${markdownTable(['function', 'self'], top.map(([name, micros]) => [`\`${name}\``, share(micros)]))}`,
-    `#### Self time by module\n\n${markdownTable(['module', 'self'], groups.map(([name, micros]) => [name, share(micros)]))}`,
+    `#### Self time by function (top ${TOP_FUNCTIONS})\n\n${markdownTable(['function', 'self', 'µs/req'], top.map(([name, micros]) => [`\`${name}\``, share(micros), perRequest(micros)]))}`,
+    `#### Self time by module\n\n${markdownTable(['module', 'self', 'µs/req'], groups.map(([name, micros]) => [name, share(micros), perRequest(micros)]))}`,
   ].join('\n\n');
 }
 
+// The servers run the compiled package (see servers/library.ts).
+await buildLibrary(REPO_ROOT, (line) => process.stderr.write(`[profile] ${line}\n`));
 const profileDir = await mkdtemp(join(tmpdir(), 'skbench-profile-'));
 const namespace = await createBenchNamespace();
 try {
@@ -75,7 +80,9 @@ try {
   await server.request('profileStop', { path: profilePath });
   await server.stop();
   const profile = JSON.parse(await readFile(profilePath, 'utf8')) as CpuProfile;
-  process.stdout.write(`### Profile: ${file} ${serverArgs.join(' ')}, ${scenario}, ${Math.round(load.requestsPerSecond)} req/s\n\n${summarise(profile)}\n`);
+  // KEEP_PROFILE=<path> keeps the raw profile, for Chrome's DevTools or a closer look at one call stack.
+  if (process.env.KEEP_PROFILE) await copyFile(profilePath, process.env.KEEP_PROFILE);
+  process.stdout.write(`### Profile: ${file} ${serverArgs.join(' ')}, ${scenario}, ${Math.round(load.requestsPerSecond)} req/s\n\n${summarise(profile, load.requests)}\n`);
 } finally {
   await removeBenchNamespace(namespace);
   await rm(profileDir, { recursive: true, force: true });

@@ -50,6 +50,11 @@ export interface SessionkeeperConfig {
   keys: string[];
   /** True when `keys` were generated because none were configured outside production. */
   keysGenerated: boolean;
+  /**
+   * `SESSION_TOUCH_AFTER`: a read rolls the session forward (a store write, the cookie sent again) only when
+   * it was last rolled at least this long ago; 0 = on every request. Default: 1 % of `idleTtlMs`, at most 60 s.
+   */
+  touchAfterMs: number;
   /** `SESSION_SWEEP_INTERVAL`. */
   sweepIntervalMs: number;
   /** `SESSION_MAX_COUNT`: cap on live sessions; 0 = no cap. */
@@ -70,6 +75,10 @@ export interface SessionkeeperConfig {
 export type SessionkeeperOptions = Partial<Omit<SessionkeeperConfig, 'keysGenerated'>>;
 
 const DAY_MS = 86_400_000;
+/** The default rolling granularity: this share of SESSION_TTL… */
+const TOUCH_AFTER_SHARE_OF_TTL = 0.01;
+/** …but never more than a minute, so "last seen" stays fresh on long-lived sessions. */
+const TOUCH_AFTER_DEFAULT_MAX_MS = 60_000;
 
 /** Identifiers PostgreSQL accepts unquoted, optionally schema-qualified; no quoting games. */
 export const PG_TABLE_PATTERN = /^[a-z_][a-z0-9_]{0,62}(\.[a-z_][a-z0-9_]{0,62})?$/;
@@ -94,6 +103,8 @@ const SETTINGS: SettingsTable<SessionkeeperOptions> = {
   databaseUrl: { env: 'DATABASE_URL', ...url(['postgres:', 'postgresql:']) },
   idleTtlMs: { env: 'SESSION_TTL', ...duration(1000, false) },
   absoluteTtlMs: { env: 'SESSION_ABSOLUTE_TTL', ...duration(1000, true) },
+  // Its upper bound depends on SESSION_TTL, checked in resolveConfig; the default too.
+  touchAfterMs: { env: 'SESSION_TOUCH_AFTER', ...duration(1000, true) },
   cookieType: { env: 'SESSION_COOKIE', ...oneOf<CookieType>('persistent', 'browser') },
   cookieName: { env: 'SESSION_COOKIE_NAME', ...text(COOKIE_NAME_PATTERN, 'a cookie name of 1 to 64 token characters') },
   keys: {
@@ -114,7 +125,7 @@ const SETTINGS: SettingsTable<SessionkeeperOptions> = {
 };
 
 /** The defaults, in one place (`logFormat` depends on whether stdout is a terminal). */
-export function defaultOptions(isTty = Boolean(process.stdout.isTTY)): Required<Omit<SessionkeeperOptions, 'databaseUrl' | 'keys'>> {
+export function defaultOptions(isTty = Boolean(process.stdout.isTTY)): Required<Omit<SessionkeeperOptions, 'databaseUrl' | 'keys' | 'touchAfterMs'>> {
   return {
     store: 'file',
     fileDir: './var/sessions',
@@ -157,6 +168,13 @@ export function resolveConfig(options: SessionkeeperOptions = {}, isTty?: boolea
       `SESSION_ABSOLUTE_TTL=${config.absoluteTtlMs / 1000}s is shorter than SESSION_TTL=${config.idleTtlMs / 1000}s: it must be 0 (none) or at least the idle TTL`,
     );
   }
+  config.touchAfterMs ??= defaultTouchAfterMs(config.idleTtlMs);
+  if (config.touchAfterMs * 2 > config.idleTtlMs) {
+    throw new ConfigError(
+      'SESSION_TOUCH_AFTER',
+      `SESSION_TOUCH_AFTER=${config.touchAfterMs / 1000}s is more than half of SESSION_TTL=${config.idleTtlMs / 1000}s: sessions in use would expire between two refreshes; use 0 (every request) or at most ${Math.floor(config.idleTtlMs / 2000)}s`,
+    );
+  }
   // Browsers drop a prefixed cookie that is not Secure, and only production cookies are: no session would ever stick.
   if (!config.production && COOKIE_PREFIX_NEEDING_SECURE.test(config.cookieName)) {
     throw new ConfigError(
@@ -184,6 +202,11 @@ export function resolveConfig(options: SessionkeeperOptions = {}, isTty?: boolea
     config.keysGenerated = false;
   }
   return config;
+}
+
+/** The rolling granularity when none is set: 1 % of the idle TTL, at most a minute (whole ms). */
+export function defaultTouchAfterMs(idleTtlMs: number): number {
+  return Math.min(Math.floor(idleTtlMs * TOUCH_AFTER_SHARE_OF_TTL), TOUCH_AFTER_DEFAULT_MAX_MS);
 }
 
 /** Reads, defaults and validates the settings of an environment. */

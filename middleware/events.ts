@@ -57,8 +57,9 @@ export class SessionEvents extends EventEmitter {
     const entry: LifecycleEvent = { event, ...details, store: this.storeKind, at: new Date().toISOString() };
     this.logger.info(entry, event);
     this.sink.add(entry);
-    this.#deliver(event, entry);
-    this.#deliver('event', entry);
+    // Most processes have no listener: no listener arrays copied for them.
+    if (this.listenerCount(event) > 0) this.#deliver(event, entry);
+    if (this.listenerCount('event') > 0) this.#deliver('event', entry);
     return entry;
   }
 

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from './logger.ts';
 import {
   StoreUnavailableError,
-  type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type StoreKind,
+  type CounterRule, type CounterState, type ListOptions, type Rolling, type SessionPage, type SessionRecord, type SessionStore, type StoreKind,
 } from './store.ts';
 import { InvalidCursorError } from './cursor.ts';
 import { within } from './time-limit.ts';
@@ -11,18 +11,39 @@ import { within } from './time-limit.ts';
 export const DEFAULT_STORE_TIMEOUT_MS = 3000;
 
 /** What one request may spend waiting on the store in all, so its 503 comes within 5 s (the README's "When the store fails"). */
-const REQUEST_STORE_BUDGET_MS = 4500;
-
-/** The store time left to the request being served (absent outside a request). */
-const requestBudget = new AsyncLocalStorage<{ remainingMs: number }>();
+export const REQUEST_STORE_BUDGET_MS = 4500;
 
 /**
- * Runs `serve` with a store-time budget shared by every guarded call it makes,
- * however many: a request that reads, then writes, then regenerates still gets
- * its 503 within the budget. A nested call keeps the outer budget.
+ * The store time one request has left, shared by every guarded call it makes through one `withBudget` view,
+ * however many: a request that reads, then writes, then regenerates still gets its 503 within the budget.
+ * Carried explicitly (on the request's state), not in AsyncLocalStorage, whose promise hooks would cost
+ * every promise of the process (~15 µs a request: bench/README.md).
  */
-export function withStoreBudget<T>(serve: () => T, budgetMs = REQUEST_STORE_BUDGET_MS): T {
-  return requestBudget.getStore() ? serve() : requestBudget.run({ remainingMs: budgetMs }, serve);
+export class StoreBudget {
+  constructor(public remainingMs = REQUEST_STORE_BUDGET_MS) {}
+}
+
+/** The budget of code that cannot carry one explicitly (the dashboard's pages), while such code runs. */
+const ambientBudget = new AsyncLocalStorage<StoreBudget>();
+/** Calls of `withStoreBudget` running now: the last one to end turns AsyncLocalStorage's hooks off again. */
+let ambientCallers = 0;
+
+/**
+ * Runs `serve` with a store-time budget shared by every guarded call it makes through any store, for code
+ * that reaches the store from many places and cannot pass a `withBudget` view around (the dashboard). It
+ * uses AsyncLocalStorage, whose promise hooks cost every promise in the process while enabled, so they are
+ * disabled again as soon as no such call runs: session requests, which carry their budget on the request,
+ * never pay for them outside the moments a dashboard page is being served. A nested call keeps the outer budget.
+ */
+export async function withStoreBudget<T>(serve: () => Promise<T>, budgetMs = REQUEST_STORE_BUDGET_MS): Promise<T> {
+  if (ambientBudget.getStore()) return serve();
+  ambientCallers += 1;
+  try {
+    return await ambientBudget.run(new StoreBudget(budgetMs), serve);
+  } finally {
+    ambientCallers -= 1;
+    if (ambientCallers === 0) ambientBudget.disable();
+  }
 }
 
 /** Told of every store call as it ends: what it was, how long it took (s), and whether it failed (metrics). */
@@ -45,6 +66,8 @@ export class GuardedStore implements SessionStore {
   readonly location: string;
   /** The kinds of call ('read', 'write') whose last attempt failed, shared with the store's namespaces. */
   readonly #failing: Set<'read' | 'write'>;
+  /** The request's budget every call of this view spends from; undefined: each call has its own bound only. */
+  readonly #budget: StoreBudget | undefined;
 
   /**
    * @param inner the store to guard.
@@ -52,6 +75,7 @@ export class GuardedStore implements SessionStore {
    * @param timeoutMs the bound on one call.
    * @param failing what a parent guard shares with its namespaces (omit it).
    * @param observe told of every call (metrics); a namespace's calls too.
+   * @param budget what a `withBudget` view spends from (omit it).
    */
   constructor(
     readonly inner: SessionStore,
@@ -59,10 +83,17 @@ export class GuardedStore implements SessionStore {
     private readonly timeoutMs = DEFAULT_STORE_TIMEOUT_MS,
     failing = new Set<'read' | 'write'>(),
     private readonly observe: StoreCallObserver = () => {},
+    budget?: StoreBudget,
   ) {
     this.kind = inner.kind;
     this.location = inner.location;
     this.#failing = failing;
+    this.#budget = budget;
+  }
+
+  /** This store for one request: the same guard (outage state, log lines, metrics), every call spending from `budget`. */
+  withBudget(budget: StoreBudget): GuardedStore {
+    return new GuardedStore(this.inner, this.logger, this.timeoutMs, this.#failing, this.observe, budget);
   }
 
   /** True while the last read or the last write failed. */
@@ -71,9 +102,16 @@ export class GuardedStore implements SessionStore {
   }
 
   init(): Promise<void> { return this.#run('init', () => this.inner.init()); }
-  /** A rolling get writes as it reads, so its failures count as the store's writes failing. */
-  get(id: string, now: number, roll?: Lifetime): Promise<SessionRecord | undefined> {
-    return this.#run(roll ? 'getAndRoll' : 'get', () => this.inner.get(id, now, roll));
+  /**
+   * A rolling get may write as it reads, so its failures count as the store's writes failing; its success
+   * counts as a write only when it rolled (the session's `lastSeenAt` is `now`): a read inside
+   * SESSION_TOUCH_AFTER that succeeds on a store refusing writes is no recovery.
+   */
+  get(id: string, now: number, roll?: Rolling): Promise<SessionRecord | undefined> {
+    if (!roll) return this.#run('get', () => this.inner.get(id, now));
+    return this.#run('getAndRoll', () => this.inner.get(id, now, roll), {
+      succeededAs: (record) => (record?.lastSeenAt === now ? 'write' : 'read'),
+    });
   }
   create(id: string, record: SessionRecord): Promise<void> { return this.#run('create', () => this.inner.create(id, record)); }
   update(id: string, record: SessionRecord, now: number): Promise<boolean> { return this.#run('update', () => this.inner.update(id, record, now)); }
@@ -97,20 +135,27 @@ export class GuardedStore implements SessionStore {
   }
   /** The namespace, guarded alike (bounded calls, 503 on failure), sharing this guard's outage state and log lines. */
   withNamespace(name: string): GuardedStore {
-    return new GuardedStore(this.inner.withNamespace(name), this.logger, this.timeoutMs, this.#failing, this.observe);
+    return new GuardedStore(this.inner.withNamespace(name), this.logger, this.timeoutMs, this.#failing, this.observe, this.#budget);
   }
   ping(): Promise<void> { return this.#run('ping', () => this.inner.ping()); }
   /** Closing is not bounded by the guard: it must finish to release sockets. */
   close(): Promise<void> { return this.inner.close(); }
 
-  async #run<T>(operation: string, call: () => Promise<T>, { bounded = true } = {}): Promise<T> {
-    const budget = requestBudget.getStore();
+  /**
+   * @param succeededAs which access a success proves working, when the result tells (default: the operation's).
+   */
+  async #run<T>(
+    operation: string,
+    call: () => Promise<T>,
+    { bounded = true, succeededAs }: { bounded?: boolean; succeededAs?: (result: T) => 'read' | 'write' } = {},
+  ): Promise<T> {
+    const budget = this.#budget ?? ambientBudget.getStore();
     const limitMs = Math.max(0, Math.min(this.timeoutMs, budget?.remainingMs ?? Number.POSITIVE_INFINITY));
     const started = performance.now();
     let failed = false;
     try {
       const result = await (bounded ? within(call(), limitMs) : call());
-      this.#markUp(operation);
+      this.#markUp(succeededAs ? succeededAs(result) : accessOf(operation));
       return result;
     } catch (cause) {
       // A bad cursor is the caller's mistake, not the store's.
@@ -132,8 +177,8 @@ export class GuardedStore implements SessionStore {
     this.logger.error({ store: this.kind, location: this.location, operation, err: cause }, 'session store unavailable');
   }
 
-  #markUp(operation: string): void {
-    if (!this.#failing.delete(accessOf(operation)) || this.#failing.size > 0) return;
+  #markUp(access: 'read' | 'write'): void {
+    if (!this.#failing.delete(access) || this.#failing.size > 0) return;
     this.logger.info({ store: this.kind, location: this.location }, 'session store answering again');
   }
 }

@@ -35,8 +35,8 @@ export { publicIdOf } from './ids.ts';
 // The store contract, for a store of your own, and the three stores, for one that shares your client or pool.
 export { InvalidCursorError } from './cursor.ts';
 export {
-  MAX_PAGE_SIZE, expiryOf,
-  type Lifetime, type CounterRule, type CounterState,
+  MAX_PAGE_SIZE, expiryOf, isDueToRoll,
+  type Lifetime, type Rolling, type CounterRule, type CounterState,
   type SessionStore, type SessionRecord, type SessionSummary, type SessionPage, type ListOptions, type ListSort, type StoreKind, type SessionData,
 } from './store.ts';
 export { FileStore, type FileStoreOptions } from './stores/file-store.ts';

@@ -1,24 +1,51 @@
 import type { Context } from 'koa';
 import type { DestroyedBy, SessionEvents } from './events.ts';
+import { type GuardedStore, StoreBudget } from './guarded-store.ts';
 import { isWellFormedSessionId, publicIdOf } from './ids.ts';
 import { SessionTooLargeError } from './session-too-large.ts';
-import { dataSizeBytes, expiryOf, type Lifetime, type SessionData, type SessionStore } from './store.ts';
+import { expiryOf, type Rolling, type SessionData } from './store.ts';
 
-/** What this request loaded: the public id and creation time of its session. */
-interface LoadedSession {
-  id: string;
-  createdAt: number;
+/**
+ * What sessionkeeper knows of one request's session, kept on its Koa context so nothing leaks between
+ * requests and nothing is worked out twice (the id's digest, the store view and its time budget).
+ */
+export interface RequestSession {
+  /** The store for this request: every call spends from one time budget, so its 503 comes within 5 s. */
+  readonly store: GuardedStore;
+  /** The raw id last hashed, and its public id (the SHA-256 is taken once per request). */
+  rawId?: string;
+  publicId?: string;
+  /** The public id and creation time of the session this request loaded or created. */
+  loaded?: { id: string; createdAt: number };
+  /** The read rolled the session forward: its cookie goes out again with the new expiry. */
+  rolled: boolean;
+  /** The session cookie was written or cleared for this response already. */
+  cookieWritten: boolean;
+  /** Who ended the session, for the `session.destroyed` event. */
+  endedBy?: DestroyedBy;
+  /** A regeneration in progress: the old id and creation time, so the new id keeps the absolute lifetime. */
+  regenerating?: { previousSid?: string; createdAt?: number };
 }
 
-/** Per-request notes, keyed by the Koa context so nothing leaks between requests. */
-const loaded = new WeakMap<Context, LoadedSession>();
-const endedBy = new WeakMap<Context, DestroyedBy>();
-/** A regeneration in progress: the old id and creation time, so the new id keeps the absolute lifetime. */
-const regenerating = new WeakMap<Context, { previousSid?: string; createdAt?: number }>();
+const REQUEST_SESSION = Symbol('sessionkeeper.requestSession');
+type WithRequestSession = Context & { [REQUEST_SESSION]?: RequestSession };
+
+/** The request's session notes, if sessionkeeper has seen this request. */
+export function requestSessionOf(ctx: Context): RequestSession | undefined {
+  return (ctx as WithRequestSession)[REQUEST_SESSION];
+}
+
+/** Starts the request's session notes, with a fresh store time budget. */
+export function beginRequestSession(ctx: Context, store: GuardedStore): RequestSession {
+  const state: RequestSession = { store: store.withBudget(new StoreBudget()), rolled: false, cookieWritten: false };
+  (ctx as WithRequestSession)[REQUEST_SESSION] = state;
+  return state;
+}
 
 /** Ends the request's session now, recording who ended it for the `session.destroyed` event. */
 export function endSession(ctx: Context, by: DestroyedBy = 'app'): void {
-  endedBy.set(ctx, by);
+  const state = requestSessionOf(ctx);
+  if (state) state.endedBy = by;
   ctx.session = null;
 }
 
@@ -27,17 +54,18 @@ export function endSession(ctx: Context, by: DestroyedBy = 'app'): void {
  * logged as `session.regenerated` with the previous public id.
  */
 export async function regenerateSession(ctx: Context): Promise<void> {
-  regenerating.set(ctx, {});
+  const state = requestSessionOf(ctx);
+  if (state) state.regenerating = {};
   try {
     await ctx.session?.regenerate();
   } finally {
-    regenerating.delete(ctx);
+    if (state) state.regenerating = undefined;
   }
 }
 
 /** The public id of the session this request loaded or created, if any. */
 export function sessionPublicId(ctx: Context): string | undefined {
-  return loaded.get(ctx)?.id;
+  return requestSessionOf(ctx)?.loaded?.id;
 }
 
 /** koa-session always passes the request's context; its types mark it optional. */
@@ -46,87 +74,106 @@ function contextOf(options: { ctx?: unknown }): Context {
   return options.ctx as Context;
 }
 
-/** koa-session's bookkeeping fields start with `_`; they are not the application's data. */
-function applicationData(json: Record<string, unknown>): SessionData {
-  const data: SessionData = {};
-  for (const [key, value] of Object.entries(json)) if (!key.startsWith('_')) data[key] = value;
-  return data;
+/** The request's notes: begun by sessionkeeper's middleware before koa-session calls the store. */
+function stateOf(ctx: Context): RequestSession {
+  const state = requestSessionOf(ctx);
+  if (!state) throw new TypeError('sessionkeeper: the store was called outside sessionkeeper\'s middleware');
+  return state;
+}
+
+/** The public id of `rawId`, hashed once per request however often koa-session passes the id. */
+function publicIdFor(state: RequestSession, rawId: string): string {
+  if (state.rawId !== rawId || state.publicId === undefined) {
+    state.rawId = rawId;
+    state.publicId = publicIdOf(rawId);
+  }
+  return state.publicId;
 }
 
 /**
- * The application's data of a session koa-session is saving, if it fits.
+ * The application's data of a session koa-session is saving, and its JSON (encoded once: the store writes
+ * it as is), if it fits. koa-session's bookkeeping fields start with `_`; they are not the application's.
  *
  * @throws SessionTooLargeError when its UTF-8 JSON is larger than `maxBytes`; nothing is written then.
  */
-function storableData(json: Record<string, unknown>, maxBytes: number): SessionData {
-  const data = applicationData(json);
-  const sizeBytes = dataSizeBytes(data);
-  if (sizeBytes > maxBytes) throw new SessionTooLargeError(sizeBytes, maxBytes);
-  return data;
+function storableData(json: Record<string, unknown>, maxBytes: number): { data: SessionData; dataJson: string } {
+  const data: SessionData = {};
+  for (const key in json) if (key[0] !== '_') data[key] = json[key];
+  const dataJson = JSON.stringify(data);
+  // UTF-8 is never shorter than the UTF-16 length / 2, nor longer than 3 bytes per UTF-16 unit: most
+  // sessions are decided without counting bytes.
+  if (dataJson.length * 3 > maxBytes) {
+    const sizeBytes = Buffer.byteLength(dataJson, 'utf8');
+    if (sizeBytes > maxBytes) throw new SessionTooLargeError(sizeBytes, maxBytes);
+  }
+  return { data, dataJson };
 }
 
 /**
  * koa-session's external-store contract over a SessionStore. It hashes raw ids
  * into public ids, enforces idle and absolute expiry on the server whatever the
  * cookie says (koa-session's `maxAge`, possibly the string `'session'`, is
- * ignored), rolls each session forward as the request reads it (one store
- * call), never resurrects a session someone destroyed, refuses to write a
- * session larger than `maxSessionBytes`, and records the lifecycle events.
+ * ignored), rolls each session forward as the request reads it when it is due
+ * (`SESSION_TOUCH_AFTER`; one store call either way), never resurrects a
+ * session someone destroyed, refuses to write a session larger than
+ * `maxSessionBytes`, and records the lifecycle events.
  */
 export class KoaStoreAdapter {
   constructor(
-    private readonly store: SessionStore,
     private readonly events: SessionEvents,
-    private readonly lifetime: Lifetime,
+    private readonly rolling: Rolling,
     private readonly maxSessionBytes: number,
   ) {}
 
   async get(rawId: string, _maxAge: unknown, options: { ctx?: unknown }): Promise<SessionData | undefined> {
-    const ctx = contextOf(options);
+    const state = stateOf(contextOf(options));
     // A cookie we could not have issued costs no store read.
     if (!isWellFormedSessionId(rawId)) return undefined;
-    const id = publicIdOf(rawId);
-    // The read is the rolling refresh: the store moves the expiry forward in the same step.
-    const record = await this.store.get(id, Date.now(), this.lifetime);
+    const id = publicIdFor(state, rawId);
+    const now = Date.now();
+    // The read is the rolling refresh: when the session is due, the store moves its expiry in the same step.
+    const record = await state.store.get(id, now, this.rolling);
     if (!record) return undefined;
-    loaded.set(ctx, { id, createdAt: record.createdAt });
+    state.loaded = { id, createdAt: record.createdAt };
+    state.rolled = record.lastSeenAt === now;
     return record.data;
   }
 
   async set(rawId: string, json: Record<string, unknown>, _maxAge: unknown, options: { changed: boolean; ctx?: unknown }): Promise<void> {
-    const ctx = contextOf(options);
-    const id = publicIdOf(rawId);
+    const state = stateOf(contextOf(options));
+    const id = publicIdFor(state, rawId);
     const now = Date.now();
-    const session = loaded.get(ctx);
+    const session = state.loaded;
     if (session?.id === id) {
-      // Unchanged: the read already rolled it forward. Changed: rewrite it only if it still exists,
+      // Unchanged: the read rolled it forward when it was due. Changed: rewrite it only if it still exists,
       // so a concurrent logout or an operator's purge wins.
       if (!options.changed) return;
-      const data = storableData(json, this.maxSessionBytes);
-      const expiresAt = expiryOf(this.lifetime, session.createdAt, now);
-      await this.store.update(id, { data, createdAt: session.createdAt, lastSeenAt: now, expiresAt }, now);
+      const { data, dataJson } = storableData(json, this.maxSessionBytes);
+      const expiresAt = expiryOf(this.rolling, session.createdAt, now);
+      await state.store.update(id, { data, dataJson, createdAt: session.createdAt, lastSeenAt: now, expiresAt }, now);
       return;
     }
-    const data = storableData(json, this.maxSessionBytes);
+    const { data, dataJson } = storableData(json, this.maxSessionBytes);
     // A new id for an old session is not a new session: its absolute limit still counts from the first creation.
-    const createdAt = regenerating.get(ctx)?.createdAt ?? now;
-    await this.store.create(id, { data, createdAt, lastSeenAt: now, expiresAt: expiryOf(this.lifetime, createdAt, now) });
-    loaded.set(ctx, { id, createdAt });
-    const previousSid = regenerating.get(ctx)?.previousSid;
+    const createdAt = state.regenerating?.createdAt ?? now;
+    await state.store.create(id, { data, dataJson, createdAt, lastSeenAt: now, expiresAt: expiryOf(this.rolling, createdAt, now) });
+    state.loaded = { id, createdAt };
+    const previousSid = state.regenerating?.previousSid;
     if (previousSid) this.events.record('session.regenerated', { sid: id, previousSid });
     else this.events.record('session.created', { sid: id });
   }
 
   async destroy(rawId: string, options: { ctx?: unknown }): Promise<void> {
-    const ctx = contextOf(options);
+    const state = stateOf(contextOf(options));
+    // koa-session clears the cookie itself after this call.
+    state.cookieWritten = true;
     if (!isWellFormedSessionId(rawId)) return;
-    const id = publicIdOf(rawId);
-    const removed = await this.store.destroy(id);
-    const createdAt = loaded.get(ctx)?.id === id ? loaded.get(ctx)!.createdAt : undefined;
-    loaded.delete(ctx);
+    const id = publicIdFor(state, rawId);
+    const removed = await state.store.destroy(id);
+    const createdAt = state.loaded?.id === id ? state.loaded.createdAt : undefined;
+    state.loaded = undefined;
     if (!removed) return;
-    const regeneration = regenerating.get(ctx);
-    if (regeneration) Object.assign(regeneration, { previousSid: id, createdAt });
-    else this.events.record('session.destroyed', { sid: id, by: endedBy.get(ctx) ?? 'app' });
+    if (state.regenerating) Object.assign(state.regenerating, { previousSid: id, createdAt });
+    else this.events.record('session.destroyed', { sid: id, by: state.endedBy ?? 'app' });
   }
 }

@@ -8,6 +8,7 @@
 import type { Context } from 'koa';
 import type { SessionkeeperConfig } from './config.ts';
 import { isWellFormedSessionId } from './ids.ts';
+import { requestSessionOf } from './koa-store-adapter.ts';
 import type { SecurityLog } from './security-log.ts';
 
 /** koa-session's `externalKey`: where the session id comes from (`''` for none) and goes to. */
@@ -42,6 +43,8 @@ export function sessionCookie(config: SessionkeeperConfig, securityLog: Security
     },
     set(ctx, rawId) {
       ctx.cookies.set(name, rawId, options);
+      const state = requestSessionOf(ctx);
+      if (state) state.cookieWritten = true;
     },
   };
 }

@@ -8,9 +8,9 @@ import { EventRecorder } from './event-log/event-recorder.ts';
 import { GuardedEventLog } from './event-log/guarded-event-log.ts';
 import { MemoryEventLog } from './event-log/memory-event-log.ts';
 import { SessionEvents } from './events.ts';
-import { GuardedStore, DEFAULT_STORE_TIMEOUT_MS, withStoreBudget, type StoreCallObserver } from './guarded-store.ts';
+import { GuardedStore, DEFAULT_STORE_TIMEOUT_MS, type StoreCallObserver } from './guarded-store.ts';
 import { newSessionId } from './ids.ts';
-import { KoaStoreAdapter } from './koa-store-adapter.ts';
+import { beginRequestSession, KoaStoreAdapter } from './koa-store-adapter.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { SessionMetrics } from './metrics.ts';
 import { SecurityLog } from './security-log.ts';
@@ -92,25 +92,33 @@ export async function createSessionkeeper(
 
   // Whether to trust X-Forwarded-* is the app's decision (`app.proxy`): sessionkeeper follows it for Secure cookies and client addresses.
   app.keys = config.keys;
+  const cookie = sessionCookie(config, securityLog);
   const sessionMiddleware = createSession(
     {
       key: config.cookieName,
       // 'session': the cookie ends with the browser; the server-side TTL still applies.
       maxAge: config.cookieType === 'browser' ? 'session' : config.idleTtlMs,
-      rolling: true,
+      // Not koa-session's rolling, which writes and re-sends every session on every request: the store rolls
+      // a session as it reads it, when it is due (SESSION_TOUCH_AFTER), and the cookie goes out again below.
+      rolling: false,
       renew: false,
       httpOnly: true,
       signed: true,
       sameSite: 'lax',
       secure: config.production,
       genid: newSessionId,
-      externalKey: sessionCookie(config, securityLog),
-      store: new KoaStoreAdapter(store, events, config, config.maxSessionBytes),
+      externalKey: cookie,
+      store: new KoaStoreAdapter(events, config, config.maxSessionBytes),
     },
     app,
   ) as Koa.Middleware;
-  // Every store call of one request (read, write, regenerate) shares one time budget: a 503 within 5 s.
-  const middleware: Koa.Middleware = (ctx, next) => withStoreBudget(() => sessionMiddleware(ctx, next));
+  const middleware: Koa.Middleware = async (ctx, next) => {
+    // Every store call of one request (read, write, regenerate) shares one time budget: a 503 within 5 s.
+    const state = beginRequestSession(ctx, store);
+    await sessionMiddleware(ctx, next);
+    // A read that rolled the session moved its expiry: the cookie follows, unless koa-session wrote it already.
+    if (state.rolled && !state.cookieWritten && state.rawId) cookie.set(ctx, state.rawId);
+  };
   core.sweeper.start();
   return { ...core, middleware };
 }

@@ -25,6 +25,11 @@ export interface SessionRecord {
   lastSeenAt: number;
   /** When the session expires (ms): the earlier of idle and absolute expiry. */
   expiresAt: number;
+  /**
+   * `data` as JSON, when the caller has encoded it already (to check its size): a store that keeps JSON
+   * writes this instead of encoding `data` again. Never returned by a read.
+   */
+  dataJson?: string;
 }
 
 /** What the dashboard shows of a session: never the values it holds. */
@@ -49,6 +54,20 @@ export interface Lifetime {
   idleTtlMs: number;
   /** A session this old expires however active it is (`SESSION_ABSOLUTE_TTL`); 0 = no limit. */
   absoluteTtlMs: number;
+}
+
+/** How a read rolls a session forward: its lifetime, and how often at most. */
+export interface Rolling extends Lifetime {
+  /**
+   * A session last rolled less than this long ago (ms) is only read, not written (`SESSION_TOUCH_AFTER`);
+   * 0 or absent: rolled on every read.
+   */
+  touchAfterMs?: number;
+}
+
+/** True when a session last rolled at `lastSeenAt` is due to roll at `now`. */
+export function isDueToRoll(rolling: Rolling, lastSeenAt: number, now: number): boolean {
+  return now - lastSeenAt >= (rolling.touchAfterMs ?? 0);
 }
 
 /** When a session created at `createdAt` and used at `now` expires: the earlier of its idle and absolute limits. */
@@ -113,11 +132,12 @@ export interface SessionStore {
   init(): Promise<void>;
   /**
    * The live session with this public id, or undefined when it is missing or expired at `now`.
-   * With `roll`, the same atomic step also moves `lastSeenAt` to `now` and `expiresAt` to
-   * `expiryOf(roll, createdAt, now)` and returns the moved times: a request's read is its rolling
-   * refresh, one store call, and a session gone meanwhile is never written back.
+   * With `roll`, when the session is due (`isDueToRoll`: last rolled `roll.touchAfterMs` ago or more), the
+   * same atomic step also moves `lastSeenAt` to `now` and `expiresAt` to `expiryOf(roll, createdAt, now)`
+   * and returns the moved times; a session not due is only read, nothing written. A request's read is its
+   * rolling refresh, one store call, and a session gone meanwhile is never written back.
    */
-  get(id: string, now: number, roll?: Lifetime): Promise<SessionRecord | undefined>;
+  get(id: string, now: number, roll?: Rolling): Promise<SessionRecord | undefined>;
   /** Stores a new session, replacing any session with the same id. */
   create(id: string, record: SessionRecord): Promise<void>;
   /**
@@ -185,6 +205,11 @@ export class StoreUnavailableError extends Error {
     super(message, options);
     this.name = 'StoreUnavailableError';
   }
+}
+
+/** The JSON a store writes for a record's data: the caller's encoding when it passed one. */
+export function dataJsonOf(record: SessionRecord): string {
+  return record.dataJson ?? JSON.stringify(record.data);
 }
 
 /** Size of session data as stored: UTF-8 JSON bytes. */

@@ -8,7 +8,7 @@
 import type { StoreKind } from '../../middleware/store.ts';
 import type { Scenario } from './load.ts';
 
-export type CaseFamily = 'ceiling' | 'sessionkeeper' | 'events-in-memory' | 'peer' | 'limit';
+export type CaseFamily = 'ceiling' | 'sessionkeeper' | 'touch-every-request' | 'baseline' | 'events-in-memory' | 'peer' | 'limit';
 
 export interface BenchCase {
   /** Row label in the tables. */
@@ -20,6 +20,8 @@ export interface BenchCase {
   server: string;
   args: string[];
   scenarios: readonly Scenario[];
+  /** `baseline`: the server runs the library compiled from an earlier commit (`--baseline <rev>`), not this one. */
+  fromBaseline?: boolean;
 }
 
 const ALL: readonly Scenario[] = ['read', 'write', 'new'];
@@ -32,7 +34,14 @@ export const CASES: readonly BenchCase[] = [
   { name: 'sessionkeeper · postgres · events in memory', family: 'events-in-memory', backend: 'postgres', server: 'sessionkeeper.ts', args: ['postgres', 'events-in-memory'], scenarios: ALL },
   { name: 'sessionkeeper · file', family: 'sessionkeeper', backend: 'file', server: 'sessionkeeper.ts', args: ['file'], scenarios: ALL },
   { name: 'sessionkeeper · file · events in memory', family: 'events-in-memory', backend: 'file', server: 'sessionkeeper.ts', args: ['file', 'events-in-memory'], scenarios: ALL },
+  { name: 'sessionkeeper · redis · touch every request', family: 'touch-every-request', backend: 'redis', server: 'sessionkeeper.ts', args: ['redis', 'touch-every-request'], scenarios: ALL },
+  { name: 'sessionkeeper · postgres · touch every request', family: 'touch-every-request', backend: 'postgres', server: 'sessionkeeper.ts', args: ['postgres', 'touch-every-request'], scenarios: ALL },
+  { name: 'sessionkeeper · file · touch every request', family: 'touch-every-request', backend: 'file', server: 'sessionkeeper.ts', args: ['file', 'touch-every-request'], scenarios: ALL },
+  { name: 'baseline · redis', family: 'baseline', backend: 'redis', server: 'sessionkeeper.ts', args: ['redis'], scenarios: ALL, fromBaseline: true },
+  { name: 'baseline · postgres', family: 'baseline', backend: 'postgres', server: 'sessionkeeper.ts', args: ['postgres'], scenarios: ALL, fromBaseline: true },
+  { name: 'baseline · file', family: 'baseline', backend: 'file', server: 'sessionkeeper.ts', args: ['file'], scenarios: ALL, fromBaseline: true },
   { name: 'koa-session + node-redis store', family: 'peer', backend: 'redis', server: 'koa-session-redis.ts', args: [], scenarios: ALL },
+  { name: 'koa-session + node-redis store, rolling', family: 'peer', backend: 'redis', server: 'koa-session-redis.ts', args: ['rolling'], scenarios: ALL },
   { name: 'express-session + connect-redis', family: 'peer', backend: 'redis', server: 'express-redis.ts', args: [], scenarios: ALL },
   { name: 'express-session + connect-pg-simple', family: 'peer', backend: 'postgres', server: 'express-pg.ts', args: [], scenarios: ALL },
   { name: 'express-session + session-file-store', family: 'peer', backend: 'file', server: 'express-file.ts', args: [], scenarios: ALL },
@@ -51,5 +60,11 @@ export function sessionkeeperOn(backend: StoreKind): BenchCase {
   return CASES.find((c) => c.family === 'sessionkeeper' && c.backend === backend)!;
 }
 
-export const KOA_SESSION_PEER = CASES.find((c) => c.name.startsWith('koa-session'))!;
+/** The baseline commit's sessionkeeper on a backend (every read rolled there). */
+export function baselineOn(backend: StoreKind): BenchCase {
+  return CASES.find((c) => c.family === 'baseline' && c.backend === backend)!;
+}
+
+export const KOA_SESSION_PEER = CASES.find((c) => c.name === 'koa-session + node-redis store')!;
+export const KOA_SESSION_ROLLING_PEER = CASES.find((c) => c.name === 'koa-session + node-redis store, rolling')!;
 export const CEILING = CASES.find((c) => c.family === 'ceiling')!;

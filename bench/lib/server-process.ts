@@ -15,6 +15,8 @@ const STOP_TIMEOUT_MS = 10_000;
 export interface StartOptions {
   /** Extra node flags (`--expose-gc`, `--cpu-prof`, …). */
   nodeFlags?: string[];
+  /** Extra environment variables (`SESSIONKEEPER_LIB`: the compiled library the server runs). */
+  env?: Record<string, string>;
 }
 
 export class ServerProcess {
@@ -42,7 +44,7 @@ export class ServerProcess {
     const child = fork(`${SERVERS_DIR}${file}`, args, {
       cwd: REPO_ROOT,
       execArgv: ['--import', 'tsx', ...(options.nodeFlags ?? [])],
-      env: { ...process.env, BENCH_NAMESPACE: JSON.stringify(namespace) },
+      env: { ...process.env, ...options.env, BENCH_NAMESPACE: JSON.stringify(namespace) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     return new Promise((resolve, reject) => {

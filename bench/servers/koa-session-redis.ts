@@ -1,7 +1,10 @@
 /**
  * Peer: koa-session with the minimal node-redis external store people write
  * for it (one GET, one SET with a TTL, one DEL), configured as commonly
- * deployed: signed cookies, 30-minute maxAge, no rolling refresh.
+ * deployed: signed cookies, 30-minute maxAge, no rolling refresh. With argv[2]
+ * `rolling`, koa-session's `rolling: true`: every request stores the session
+ * again and re-sends its cookie, so a session lives 30 minutes from its last
+ * use, as sessionkeeper's do.
  */
 import Koa from 'koa';
 import createSession from 'koa-session';
@@ -29,6 +32,6 @@ const store = {
 
 const app = new Koa();
 app.keys = [COOKIE_SECRET];
-app.use(createSession({ maxAge: SESSION_TTL_MS, store }, app));
+app.use(createSession({ maxAge: SESSION_TTL_MS, rolling: process.argv[2] === 'rolling', store }, app));
 app.use(sessionRoutes());
 await serve(app.callback(), { close: () => client.close() });

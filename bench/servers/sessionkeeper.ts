@@ -1,26 +1,26 @@
 /**
- * sessionkeeper with all its guarantees on, on the store named by argv[2]
+ * sessionkeeper with all its guarantees on (compiled: see library.ts), on the store named by argv[2]
  * (`redis`, `postgres` or `file`), in the run's namespace. Lifecycle events are
  * logged as in production (JSON lines), into /dev/null, and appended to the
  * store's shared event log; with argv[3] `events-in-memory` the store is one
  * that keeps no log, so they stay in this process's memory instead (what
- * sessionkeeper did before it had the shared log). The sweeper runs only
+ * sessionkeeper did before it had the shared log). With argv[3]
+ * `touch-every-request`, SESSION_TOUCH_AFTER=0: every read rolls the session
+ * (a store write, the cookie re-sent), as before the rolling granularity. The sweeper runs only
  * when the orchestrator asks (`sweep`), so a benchmark never races it; `list`
  * and `count` time the dashboard's store calls inside this process.
  */
 import Koa from 'koa';
 import pino from 'pino';
-import { resolveConfig } from '../../middleware/config.ts';
-import { createStore } from '../../middleware/create-store.ts';
-import { createSessionkeeper } from '../../middleware/sessionkeeper.ts';
-import { createLogger } from '../../middleware/logger.ts';
 import type { ListSort, SessionStore, StoreKind } from '../../middleware/store.ts';
+import { createLogger, createSessionkeeper, createStore, resolveConfig } from './library.ts';
 import { benchNamespace, COOKIE_SECRET, DATABASE_URL, REDIS_URL, serve, SESSION_TTL_MS } from './harness.ts';
 import { sessionRoutes } from './koa-routes.ts';
 
 const HOUR_MS = 3_600_000;
 const kind = process.argv[2] as StoreKind;
 const eventsInMemory = process.argv[3] === 'events-in-memory';
+const touchEveryRequest = process.argv[3] === 'touch-every-request';
 const namespace = benchNamespace();
 // The stream pino uses for stdout in production (SonicBoom), aimed at /dev/null; its types do not claim to be a Writable.
 const devNull = pino.destination({ dest: '/dev/null', sync: false }) as unknown as NodeJS.WritableStream;
@@ -48,6 +48,8 @@ const config = resolveConfig({
   store: kind,
   keys: [COOKIE_SECRET],
   idleTtlMs: SESSION_TTL_MS,
+  // The default otherwise: 1 % of the TTL.
+  ...(touchEveryRequest ? { touchAfterMs: 0 } : {}),
   sweepIntervalMs: HOUR_MS,
   fileDir: namespace.fileDir,
   pgTable: namespace.pgTable,

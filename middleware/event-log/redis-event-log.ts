@@ -62,9 +62,11 @@ export class RedisEventLog implements EventLog {
     assertDated(events);
     const trimBelow = Math.max(0, Date.now() - this.retentionMs);
     const transaction = this.client.multi();
-    for (const event of events) {
-      transaction.xAdd(this.key, '*', { j: JSON.stringify(event) }, { TRIM: { strategy: 'MINID', strategyModifier: '~', threshold: trimBelow } });
-    }
+    // Trimmed once per batch, with its last entry: trimming with every entry sent the same arguments again.
+    events.forEach((event, index) => {
+      const trim = index === events.length - 1 ? { TRIM: { strategy: 'MINID' as const, strategyModifier: '~' as const, threshold: trimBelow } } : undefined;
+      transaction.xAdd(this.key, '*', { j: JSON.stringify(event) }, trim);
+    });
     for (const [minute, counts] of tallyByMinute(events)) {
       const tallyKey = this.tallyKey(minute);
       for (const [name, count] of counts) transaction.hIncrBy(tallyKey, name, count);

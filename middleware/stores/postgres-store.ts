@@ -8,8 +8,8 @@ import { PG_TABLE_PATTERN } from '../config.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { PostgresEventLog } from '../event-log/postgres-event-log.ts';
 import {
-  assertNamespaceName,
-  type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary,
+  assertNamespaceName, dataJsonOf,
+  type CounterRule, type CounterState, type Rolling, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary,
 } from '../store.ts';
 import { MAX_IDENTIFIER_LENGTH, namespacedTableName } from './postgres-names.ts';
 import { createUnderSchemaLock, schemaLockKey, tableDigest } from './postgres-schema.ts';
@@ -109,14 +109,25 @@ export class PostgresStore implements SessionStore {
     return this.ready;
   }
 
-  async get(id: string, now: number, roll?: Lifetime): Promise<SessionRecord | undefined> {
+  /**
+   * One statement either way. Rolling, the update matches only a session that is due, and the same
+   * statement reads the row the update left alone: a read that does not roll writes nothing (no new row
+   * version, no transaction id, no commit to wait for).
+   */
+  async get(id: string, now: number, roll?: Rolling): Promise<SessionRecord | undefined> {
     const { rows } = roll
       ? await this.prepared(
-          'getAndRoll',
-          `UPDATE ${this.table} SET last_seen_at_ms = $2,
-             expires_at_ms = CASE WHEN $4::bigint > 0 THEN LEAST($2 + $3::bigint, created_at_ms + $4::bigint) ELSE $2 + $3::bigint END
-           WHERE id = $1 AND expires_at_ms > $2 RETURNING data, created_at_ms, last_seen_at_ms, expires_at_ms`,
-          [id, now, roll.idleTtlMs, roll.absoluteTtlMs],
+          'getAndRollIfDue',
+          `WITH rolled AS (
+             UPDATE ${this.table} SET last_seen_at_ms = $2,
+               expires_at_ms = CASE WHEN $4::bigint > 0 THEN LEAST($2 + $3::bigint, created_at_ms + $4::bigint) ELSE $2 + $3::bigint END
+             WHERE id = $1 AND expires_at_ms > $2 AND last_seen_at_ms <= $2 - $5::bigint
+             RETURNING data, created_at_ms, last_seen_at_ms, expires_at_ms)
+           SELECT * FROM rolled
+           UNION ALL
+           SELECT data, created_at_ms, last_seen_at_ms, expires_at_ms FROM ${this.table}
+           WHERE id = $1 AND expires_at_ms > $2 AND NOT EXISTS (SELECT 1 FROM rolled)`,
+          [id, now, roll.idleTtlMs, roll.absoluteTtlMs, roll.touchAfterMs ?? 0],
         )
       : await this.prepared(
           'get',
@@ -331,8 +342,9 @@ export class PostgresStore implements SessionStore {
 }
 
 /** The size is that of the JSON sent, as `dataSizeBytes` would compute it, without serialising twice. */
-function rowValues(id: string, { data, createdAt, lastSeenAt, expiresAt }: SessionRecord): unknown[] {
-  const json = JSON.stringify(data);
+function rowValues(id: string, record: SessionRecord): unknown[] {
+  const { data, createdAt, lastSeenAt, expiresAt } = record;
+  const json = dataJsonOf(record);
   return [id, json, JSON.stringify(Object.keys(data)), createdAt, lastSeenAt, expiresAt, Buffer.byteLength(json, 'utf8')];
 }
 

@@ -10,7 +10,7 @@ import { createClient, type RedisClientType, type RespVersions } from 'redis';
 import { redactUrl } from '../config.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { RedisEventLog } from '../event-log/redis-event-log.ts';
-import { assertNamespaceName, summaryOf, type CounterRule, type CounterState, type Lifetime, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
+import { assertNamespaceName, dataJsonOf, summaryOf, type CounterRule, type CounterState, type Rolling, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
 
 /**
  * Any node-redis v5 client, as `createClient()` returns it: RESP 2 or 3, any modules, functions or scripts
@@ -71,13 +71,16 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 return 1`);
 
 /**
- * get with a rolling refresh: reads a live session and moves its last-seen time and expiry in the same
- * atomic step (expiryOf in Lua); a missing or expired session is neither returned nor written.
+ * get with a rolling refresh: reads a live session and, when it is due (last rolled ARGV[6] ms ago or more),
+ * moves its last-seen time and expiry in the same atomic step (expiryOf in Lua); a session not due is only
+ * read, a missing or expired one neither returned nor written.
+ * ARGV: id, now, idleTtlMs, absoluteTtlMs, grace, touchAfterMs.
  */
 const GET_AND_ROLL = script(`
 local f = redis.call('HMGET', KEYS[1], 'c', 'l', 'e', 'd')
 local now = tonumber(ARGV[2])
 if not f[3] or tonumber(f[3]) <= now then return nil end
+if now - tonumber(f[2]) < tonumber(ARGV[6]) then return f end
 local e = now + tonumber(ARGV[3])
 if tonumber(ARGV[4]) > 0 then e = math.min(e, tonumber(f[1]) + tonumber(ARGV[4])) end
 local l, ex = ARGV[2], string.format('%d', e)
@@ -206,13 +209,13 @@ export class RedisStore implements SessionStore {
    */
   async init(): Promise<void> {
     if (this.ownsClient && !this.client.isReady) await this.connectOrFail();
-    await Promise.all([CREATE, WRITE_IF_LIVE, REMOVE_BY_EXPIRY, LIST_PAGE, INCREMENT].map((s) => this.client.scriptLoad(s.text)));
+    await Promise.all([CREATE, WRITE_IF_LIVE, GET_AND_ROLL, REMOVE_BY_EXPIRY, LIST_PAGE, INCREMENT].map((s) => this.client.scriptLoad(s.text)));
   }
 
-  async get(id: string, now: number, roll?: Lifetime): Promise<SessionRecord | undefined> {
+  async get(id: string, now: number, roll?: Rolling): Promise<SessionRecord | undefined> {
     const [c, l, e, d] = roll
       ? ((await this.run(GET_AND_ROLL, [this.sessionKey(id), this.expiryIndex, this.activityIndex], [
-          id, String(now), String(roll.idleTtlMs), String(roll.absoluteTtlMs), String(this.expiryGraceMs),
+          id, String(now), String(roll.idleTtlMs), String(roll.absoluteTtlMs), String(this.expiryGraceMs), String(roll.touchAfterMs ?? 0),
         ])) as (string | null)[] | null) ?? []
       : await this.client.hmGet(this.sessionKey(id), ['c', 'l', 'e', 'd']);
     if (!c || !l || !e || !d || Number(e) <= now) return undefined;
@@ -220,15 +223,15 @@ export class RedisStore implements SessionStore {
   }
 
   async create(id: string, record: SessionRecord): Promise<void> {
-    const { createdAt, lastSeenAt, expiresAt, data } = record;
+    const { createdAt, lastSeenAt, expiresAt } = record;
     await this.run(CREATE, [this.sessionKey(id), this.expiryIndex, this.activityIndex], [
-      id, String(createdAt), String(lastSeenAt), String(expiresAt), JSON.stringify(data), String(expiresAt + this.expiryGraceMs),
+      id, String(createdAt), String(lastSeenAt), String(expiresAt), dataJsonOf(record), String(expiresAt + this.expiryGraceMs),
     ]);
   }
 
   async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
-    const { createdAt, lastSeenAt, expiresAt, data } = record;
-    return this.writeIfLive(id, lastSeenAt, expiresAt, now, ['c', String(createdAt), 'l', String(lastSeenAt), 'e', String(expiresAt), 'd', JSON.stringify(data)]);
+    const { createdAt, lastSeenAt, expiresAt } = record;
+    return this.writeIfLive(id, lastSeenAt, expiresAt, now, ['c', String(createdAt), 'l', String(lastSeenAt), 'e', String(expiresAt), 'd', dataJsonOf(record)]);
   }
 
   async destroy(id: string): Promise<boolean> {

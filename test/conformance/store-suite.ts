@@ -144,6 +144,24 @@ export function runStoreConformance(name: string, makeFixture: () => Promise<Sto
       assert.equal(page.sessions[0]?.lastSeenAt, now + 4_000, 'the activity index follows');
     });
 
+    test('get with touchAfterMs rolls only a session last rolled that long ago or more; otherwise it reads and writes nothing', async () => {
+      const now = Date.now();
+      const id = newId();
+      await store.create(id, record(now, { keep: 'me' }, 5_000));
+      const rolling = { idleTtlMs: 10_000, absoluteTtlMs: 0, touchAfterMs: 2_000 };
+      const stored = await store.get(id, now);
+      const notDue = await store.get(id, now + 1_999, rolling);
+      assert.deepEqual(notDue, stored, 'returned as stored, times unchanged');
+      assert.deepEqual(await store.get(id, now + 1_999), stored, 'nothing written');
+      const page = await store.list({ limit: 5, sort: 'activity', now: now + 1_999 });
+      assert.equal(page.sessions[0]?.lastSeenAt, now, 'the activity index untouched');
+      const due = await store.get(id, now + 2_000, rolling);
+      assert.deepEqual(due, { data: { keep: 'me' }, createdAt: now, lastSeenAt: now + 2_000, expiresAt: now + 12_000 }, 'due at exactly touchAfterMs');
+      assert.deepEqual(await store.get(id, now + 2_000), due, 'stored as returned');
+      assert.deepEqual(await store.get(id, now + 3_000, rolling), due, 'the window starts again from the roll');
+      assert.equal(await store.get(id, now + 12_000, rolling), undefined, 'an expired session is neither returned nor rolled');
+    });
+
     test('get with a lifetime never brings back a destroyed or expired session', async () => {
       const now = Date.now();
       const destroyed = newId();

@@ -14,6 +14,7 @@ describe('configuration', () => {
       redisPrefix: 'sessionkeeper:',
       idleTtlMs: 30 * 60_000,
       absoluteTtlMs: 24 * 3_600_000,
+      touchAfterMs: 18_000,
       cookieType: 'persistent',
       cookieName: 'sid',
       sweepIntervalMs: 60_000,
@@ -44,6 +45,7 @@ describe('configuration', () => {
       DATABASE_URL: 'postgres://u:p@db/x',
       SESSION_TTL: '90s',
       SESSION_ABSOLUTE_TTL: '7d',
+      SESSION_TOUCH_AFTER: '20s',
       SESSION_COOKIE: 'browser',
       SESSION_COOKIE_NAME: 'app.sid',
       SESSION_KEYS: 'newest-signing-key-0123456789abcdef,older-signing-key-0123456789abcdef',
@@ -64,6 +66,7 @@ describe('configuration', () => {
       databaseUrl: 'postgres://u:p@db/x',
       idleTtlMs: 90_000,
       absoluteTtlMs: 7 * 86_400_000,
+      touchAfterMs: 20_000,
       cookieType: 'browser',
       cookieName: 'app.sid',
       keys: ['newest-signing-key-0123456789abcdef', 'older-signing-key-0123456789abcdef'],
@@ -82,6 +85,19 @@ describe('configuration', () => {
     assert.equal(loadConfig({ SESSION_TTL: '45' }).idleTtlMs, 45_000);
     assert.equal(loadConfig({ SESSION_TTL: '12h' }).idleTtlMs, 12 * 3_600_000);
     assert.equal(loadConfig({ SESSION_ABSOLUTE_TTL: '0' }).absoluteTtlMs, 0);
+  });
+
+  test('the rolling granularity defaults to 1 % of SESSION_TTL, at most a minute; 0 rolls on every request', () => {
+    assert.equal(loadConfig({ SESSION_TTL: '30m' }).touchAfterMs, 18_000);
+    assert.equal(loadConfig({ SESSION_TTL: '10s' }).touchAfterMs, 100);
+    assert.equal(loadConfig({ SESSION_TTL: '12h' }).touchAfterMs, 60_000, 'capped at 60 s');
+    assert.equal(loadConfig({ SESSION_TTL: '7d', SESSION_ABSOLUTE_TTL: '0' }).touchAfterMs, 60_000);
+    assert.throws(() => resolveConfig({ touchAfterMs: 1.5 }), { message: /^SESSION_TOUCH_AFTER \(option touchAfterMs\)=1.5 is not valid/ });
+    assert.equal(loadConfig({ SESSION_TOUCH_AFTER: '0' }).touchAfterMs, 0);
+    assert.equal(loadConfig({ SESSION_TOUCH_AFTER: '5m' }).touchAfterMs, 300_000);
+    assert.equal(loadConfig({ SESSION_TTL: '60s', SESSION_TOUCH_AFTER: '30' }).touchAfterMs, 30_000, 'half of SESSION_TTL is the most');
+    assert.equal(resolveConfig({ touchAfterMs: 0 }).touchAfterMs, 0);
+    assert.equal(resolveConfig({ idleTtlMs: 3_600_000 }).touchAfterMs, 36_000, 'the default follows the TTL given as an option');
   });
 
   test('an empty variable counts as unset', () => {
@@ -166,6 +182,12 @@ describe('configuration', () => {
     [{ SESSION_SWEEP_INTERVAL: '500ms' }, /^SESSION_SWEEP_INTERVAL="500ms" is not valid/],
     [{ SESSION_SWEEP_INTERVAL: '30d' }, /^SESSION_SWEEP_INTERVAL="30d" is not valid: .*at most 24d$/],
     [{ SESSION_TTL: '366d' }, /^SESSION_TTL="366d" is not valid: .*at most 365d$/],
+    [{ SESSION_TOUCH_AFTER: '500ms' }, /^SESSION_TOUCH_AFTER="500ms" is not valid: expected a duration like 90s, 30m, 12h, 7d or a number of seconds \(0 = none\), at least 1s and at most 365d$/],
+    [{ SESSION_TOUCH_AFTER: '-1' }, /^SESSION_TOUCH_AFTER="-1" is not valid/],
+    [{ SESSION_TOUCH_AFTER: 'often' }, /^SESSION_TOUCH_AFTER="often" is not valid/],
+    [{ SESSION_TOUCH_AFTER: '1.5s' }, /^SESSION_TOUCH_AFTER="1.5s" is not valid/],
+    [{ SESSION_TOUCH_AFTER: '16m' }, /^SESSION_TOUCH_AFTER=960s is more than half of SESSION_TTL=1800s: sessions in use would expire between two refreshes; use 0 \(every request\) or at most 900s$/],
+    [{ SESSION_TTL: '60s', SESSION_TOUCH_AFTER: '31' }, /^SESSION_TOUCH_AFTER=31s is more than half of SESSION_TTL=60s/],
     [{ SESSION_EVENTS_RETENTION: '30s' }, /^SESSION_EVENTS_RETENTION="30s" is not valid: expected a duration like 90s, 30m, 12h, 7d or a number of seconds, at least 60s and at most 365d$/],
     [{ SESSION_EVENTS_RETENTION: '0' }, /^SESSION_EVENTS_RETENTION="0" is not valid: .*at least 60s/],
     [{ SESSION_EVENTS_RETENTION: 'forever' }, /^SESSION_EVENTS_RETENTION="forever" is not valid/],

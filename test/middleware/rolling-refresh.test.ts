@@ -1,11 +1,15 @@
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { createClient } from 'redis';
 import request from 'supertest';
 import { publicIdOf } from '../../middleware/ids.ts';
 import type { SessionStore } from '../../middleware/store.ts';
 import { createSessionApp } from '../helpers/session-app.ts';
-import { createNamespace, STORE_KINDS } from '../helpers/store-fixtures.ts';
+import { createNamespace, STORE_KINDS, TEST_DATABASE_URL, TEST_REDIS_URL, type StoreNamespace } from '../helpers/store-fixtures.ts';
 
 /** The sid/sid.sig Cookie header of a response that started a session. */
 function cookieHeader(res: request.Response): string {
@@ -32,13 +36,47 @@ function countingWrites(store: SessionStore): { store: SessionStore; writes: () 
   return { store, writes: () => writes };
 }
 
+const redis = createClient({ url: TEST_REDIS_URL });
+const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 1 });
+before(() => redis.connect());
+after(async () => {
+  await redis.close();
+  await pool.end();
+});
+
+/**
+ * What the backend itself holds of a session, read past the store: any write to it changes this. PostgreSQL:
+ * the row version (an UPDATE makes a new one even with equal values); Redis: the hash, its expiry and both
+ * index scores; files: the inode (every write renames a new file into place) and its times.
+ */
+async function storedVersion(namespace: StoreNamespace, id: string): Promise<string> {
+  const { redisPrefix, pgTable, fileDir } = namespace.settings;
+  switch (namespace.kind) {
+    case 'postgres': {
+      const { rows } = await pool.query(`SELECT xmin::text AS version, ctid::text AS place FROM "${pgTable}" WHERE id = $1`, [id]);
+      return JSON.stringify(rows);
+    }
+    case 'redis': {
+      const key = `${redisPrefix}s:${id}`;
+      return JSON.stringify([
+        await redis.hGetAll(key), await redis.pExpireTime(key),
+        await redis.zScore(`${redisPrefix}exp`, id), await redis.zScore(`${redisPrefix}act`, id),
+      ]);
+    }
+    case 'file': {
+      const stats = await stat(join(fileDir!, `${id}.json`));
+      return JSON.stringify([stats.ino, stats.mtimeMs, stats.atimeMs]);
+    }
+  }
+}
+
 describe('rolling', () => {
   for (const kind of STORE_KINDS) {
     describe(`on the ${kind} store`, () => {
-      test('each read pushes the expiry forward in the read itself: no separate write', async () => {
+      test('SESSION_TOUCH_AFTER=0: each read pushes the expiry forward in the read itself, no separate write, and the cookie rolls', async () => {
         const namespace = await createNamespace(kind);
         const { store, writes } = countingWrites(namespace.open());
-        const handle = await createSessionApp(kind, { namespace, store });
+        const handle = await createSessionApp(kind, { namespace, store, sessions: { touchAfterMs: 0 } });
         try {
           const cookie = cookieHeader(await request(handle.app.callback()).post('/write?a=1').expect(200));
           const id = publicIdOf(rawIdOf(cookie));
@@ -61,8 +99,39 @@ describe('rolling', () => {
         }
       });
 
-      test('a change is written at once, with fresh times', async () => {
-        const handle = await createSessionApp(kind);
+      test('a read within SESSION_TOUCH_AFTER of the last roll writes nothing and sends no cookie; the first read after it rolls', async () => {
+        const namespace = await createNamespace(kind);
+        const handle = await createSessionApp(kind, { namespace, sessions: { idleTtlMs: 60_000, touchAfterMs: 1_000 } });
+        try {
+          const cookie = cookieHeader(await request(handle.app.callback()).post('/write?a=1').expect(200));
+          const id = publicIdOf(rawIdOf(cookie));
+          const created = (await handle.sessions.store.inner.get(id, Date.now()))!;
+          const version = await storedVersion(namespace, id);
+          for (let i = 0; i < 3; i++) {
+            await sleep(50);
+            const read = await request(handle.app.callback()).get('/read').set('Cookie', cookie).expect(200);
+            assert.deepEqual(read.body.data, { a: '1' });
+            assert.equal(read.headers['set-cookie'], undefined, 'no Set-Cookie for a read that did not roll');
+            assert.equal(await storedVersion(namespace, id), version, 'nothing written to the backend');
+          }
+          await sleep(Math.max(0, created.lastSeenAt + 1_000 - Date.now()) + 20);
+          const due = await request(handle.app.callback()).get('/read').set('Cookie', cookie).expect(200);
+          assert.deepEqual(due.body.data, { a: '1' });
+          assert.match(String(due.headers['set-cookie']), /sid=/, 'a read that rolls sends the cookie again');
+          assert.notEqual(await storedVersion(namespace, id), version, 'the roll is written');
+          const rolled = (await handle.sessions.store.inner.get(id, Date.now()))!;
+          assert.ok(rolled.lastSeenAt >= created.lastSeenAt + 1_000, 'last seen moved to the rolling read');
+          assert.equal(rolled.expiresAt, rolled.lastSeenAt + 60_000, 'and the expiry with it');
+          const next = await request(handle.app.callback()).get('/read').set('Cookie', cookie).expect(200);
+          assert.equal(next.headers['set-cookie'], undefined, 'the window starts again from the roll');
+        } finally {
+          await handle.close();
+          await namespace.remove();
+        }
+      });
+
+      test('a change is written at once, with fresh times, whatever SESSION_TOUCH_AFTER says', async () => {
+        const handle = await createSessionApp(kind, { sessions: { idleTtlMs: 60_000, touchAfterMs: 30_000 } });
         try {
           const cookie = cookieHeader(await request(handle.app.callback()).post('/write?a=1').expect(200));
           const id = publicIdOf(rawIdOf(cookie));
@@ -94,6 +163,27 @@ describe('rolling', () => {
       await sleep(1_100);
       const lapsed = await request(handle.app.callback()).get('/read').set('Cookie', cookie).expect(200);
       assert.deepEqual(lapsed.body.data, {}, 'idle for longer than its lifetime: expired');
+    } finally {
+      await handle.close();
+    }
+  });
+
+  test('with the longest SESSION_TOUCH_AFTER (half the TTL), a session read more often than that never lapses', async () => {
+    // 2 s lifetime, rolled at most once a second: 5 s of reads every 300 ms, most of which only read.
+    const handle = await createSessionApp('postgres', { sessions: { idleTtlMs: 2_000, absoluteTtlMs: 0, touchAfterMs: 1_000 } });
+    try {
+      const cookie = cookieHeader(await request(handle.app.callback()).post('/write?a=1').expect(200));
+      const started = Date.now();
+      let rolls = 0;
+      let reads = 0;
+      while (Date.now() - started < 5_000) {
+        const read = await request(handle.app.callback()).get('/read').set('Cookie', cookie).expect(200);
+        assert.deepEqual(read.body.data, { a: '1' }, `alive after ${Date.now() - started} ms`);
+        if (read.headers['set-cookie']) rolls++;
+        reads++;
+        await sleep(300);
+      }
+      assert.ok(rolls >= 3 && rolls <= 6, `rolled about once a second (${rolls} of ${reads} reads)`);
     } finally {
       await handle.close();
     }
