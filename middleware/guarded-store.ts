@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from './logger.ts';
 import {
-  StoreUnavailableError,
+  StoreUnavailableError, wasRolledAt,
   type CounterRule, type CounterState, type ListOptions, type Rolling, type SessionPage, type SessionRecord, type SessionStore, type StoreKind,
 } from './store.ts';
 import { InvalidCursorError } from './cursor.ts';
@@ -110,7 +110,7 @@ export class GuardedStore implements SessionStore {
   get(id: string, now: number, roll?: Rolling): Promise<SessionRecord | undefined> {
     if (!roll) return this.#run('get', () => this.inner.get(id, now));
     return this.#run('getAndRoll', () => this.inner.get(id, now, roll), {
-      succeededAs: (record) => (record?.lastSeenAt === now ? 'write' : 'read'),
+      succeededAs: (record) => (wasRolledAt(record, now) ? 'write' : 'read'),
     });
   }
   create(id: string, record: SessionRecord): Promise<void> { return this.#run('create', () => this.inner.create(id, record)); }

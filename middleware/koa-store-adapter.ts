@@ -3,7 +3,7 @@ import type { DestroyedBy, SessionEvents } from './events.ts';
 import { type GuardedStore, StoreBudget } from './guarded-store.ts';
 import { isWellFormedSessionId, publicIdOf } from './ids.ts';
 import { SessionTooLargeError } from './session-too-large.ts';
-import { expiryOf, type Rolling, type SessionData } from './store.ts';
+import { expiryOf, wasRolledAt, type Rolling, type SessionData } from './store.ts';
 
 /**
  * What sessionkeeper knows of one request's session, kept on its Koa context so nothing leaks between
@@ -135,7 +135,7 @@ export class KoaStoreAdapter {
     const record = await state.store.get(id, now, this.rolling);
     if (!record) return undefined;
     state.loaded = { id, createdAt: record.createdAt };
-    state.rolled = record.lastSeenAt === now;
+    state.rolled = wasRolledAt(record, now);
     return record.data;
   }
 

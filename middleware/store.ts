@@ -70,6 +70,11 @@ export function isDueToRoll(rolling: Rolling, lastSeenAt: number, now: number): 
   return now - lastSeenAt >= (rolling.touchAfterMs ?? 0);
 }
 
+/** True when a rolling `get` at `now` returned this record rolled (a record not due keeps its older `lastSeenAt`). */
+export function wasRolledAt(record: SessionRecord | undefined, now: number): boolean {
+  return record?.lastSeenAt === now;
+}
+
 /** When a session created at `createdAt` and used at `now` expires: the earlier of its idle and absolute limits. */
 export function expiryOf(lifetime: Lifetime, createdAt: number, now: number): number {
   const idle = now + lifetime.idleTtlMs;

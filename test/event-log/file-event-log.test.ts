@@ -13,29 +13,16 @@ import { EVENT_LOG_DIR, FileEventLog } from '../../middleware/event-log/file-eve
 import { MINUTE_MS } from '../../middleware/event-log/event-log.ts';
 import type { LifecycleEvent } from '../../middleware/events.ts';
 import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
-import { FileStore } from '../../middleware/stores/file-store.ts';
 import { runEventLogConformance, storeEventLogFixture } from '../conformance/event-log-suite.ts';
-import { createNamespace } from '../helpers/store-fixtures.ts';
+import { withFileStore } from '../helpers/store-fixtures.ts';
 
 const DAY_MS = 24 * 60 * MINUTE_MS;
 let eventCount = 0;
 const event = (atMs = Date.now()): LifecycleEvent => ({ event: 'session.created', sid: `sid-${++eventCount}`, store: 'file', at: new Date(atMs).toISOString() });
 
-async function withStore(run: (store: FileStore, dir: string) => Promise<void>): Promise<void> {
-  const namespace = await createNamespace('file');
-  const dir = namespace.env.SESSION_FILE_DIR!;
-  const store = new FileStore({ dir });
-  try {
-    await store.init();
-    await run(store, dir);
-  } finally {
-    await store.close();
-    await namespace.remove();
-  }
-}
 
 test('the log lives in .events beside the sessions, and no listing, count or purge of sessions sees it', async () => {
-  await withStore(async (store, dir) => {
+  await withFileStore(async (store, dir) => {
     const log = store.openEventLog(DAY_MS);
     await log.init();
     const now = Date.now();
@@ -53,7 +40,7 @@ test('the log lives in .events beside the sessions, and no listing, count or pur
 });
 
 test('segments cover 1/24 of the retention (a minute to an hour), and a trim removes whole segments only', async () => {
-  await withStore(async (_store, dir) => {
+  await withFileStore(async (_store, dir) => {
     const log = new FileEventLog(dir, 24 * MINUTE_MS); // segments of one minute
     await log.init();
     await log.append([event()]);
@@ -70,7 +57,7 @@ test('segments cover 1/24 of the retention (a minute to an hour), and a trim rem
 });
 
 test('a line being written is read once it is whole; a damaged line is skipped, the rest stays readable', async () => {
-  await withStore(async (_store, dir) => {
+  await withFileStore(async (_store, dir) => {
     const log = new FileEventLog(dir, DAY_MS);
     await log.init();
     const { position } = await log.latest(0);
@@ -92,7 +79,7 @@ test('a line being written is read once it is whole; a damaged line is skipped, 
 });
 
 test('a removed .events directory is made again by the next append; a file in its place makes appends fail', async () => {
-  await withStore(async (_store, dir) => {
+  await withFileStore(async (_store, dir) => {
     const log = new FileEventLog(dir, DAY_MS);
     await log.init();
     await rm(join(dir, EVENT_LOG_DIR), { recursive: true });

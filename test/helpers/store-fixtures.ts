@@ -96,3 +96,17 @@ async function dropTables(table: string): Promise<void> {
     await client.end();
   }
 }
+
+/** Runs `run` on a real file store in a fresh directory of its own (initialised), then closes and removes both. */
+export async function withFileStore(run: (store: FileStore, dir: string) => Promise<void>): Promise<void> {
+  const namespace = await createNamespace('file');
+  const dir = namespace.env.SESSION_FILE_DIR!;
+  const store = new FileStore({ dir });
+  try {
+    await store.init();
+    await run(store, dir);
+  } finally {
+    await store.close();
+    await namespace.remove();
+  }
+}

@@ -1,11 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { FileStore } from '../../middleware/stores/file-store.ts';
 import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
+import { withFileStore } from '../helpers/store-fixtures.ts';
 
 /** Directories this process holds open, by path (Linux). */
 function openDirectories(): string[] {
@@ -18,20 +15,9 @@ function openDirectories(): string[] {
   });
 }
 
-async function withStore(run: (store: FileStore, dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'sessionkeeper-purge-walk-'));
-  const store = new FileStore({ dir });
-  try {
-    await store.init();
-    await run(store, dir);
-  } finally {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 test('a sweep in small batches, each resuming the walk of the one before, reports every expired session exactly once', async () => {
-  await withStore(async (store) => {
+  await withFileStore(async (store) => {
     const now = Date.now();
     const expired = new Set<string>();
     for (let i = 0; i < 240; i++) {
@@ -56,7 +42,7 @@ test('a sweep in small batches, each resuming the walk of the one before, report
 });
 
 test('a purge that fills its batch leaves its walk open for the next one; close() and the walk\'s end close it', async () => {
-  await withStore(async (store, dir) => {
+  await withFileStore(async (store, dir) => {
     const now = Date.now();
     for (let i = 0; i < 5; i++) {
       await store.create(publicIdOf(newSessionId()), { data: {}, createdAt: now - 9_000, lastSeenAt: now - 9_000, expiresAt: now - 1_000 });
