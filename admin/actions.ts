@@ -27,6 +27,20 @@ export interface StoreStats {
   destroyedLastHour: number;
   /** `session.evicted` events, likewise. */
   evictedLastHour: number;
+  /** During a backend switch: the store sessions are moving away from. */
+  previous?: PreviousStoreStats;
+  /** During a backend switch: `session.moved` events of every process in the last hour. */
+  movedLastHour?: number;
+}
+
+/** The previous store of a backend switch, in the totals. */
+export interface PreviousStoreStats {
+  /** Its kind. */
+  store: string;
+  /** Whether it answered a ping. */
+  healthy: boolean;
+  /** Sessions still there, not yet expired or moved; null while it does not answer (the totals still show). */
+  live: number | null;
 }
 
 /** One page of live sessions; never more than `query.limit` read from the store. */
@@ -40,14 +54,15 @@ export function listSessions(sessions: SessionkeeperCore, query: ListQuery, nowM
  * reject (503). The counters are the shared log's: every process answers the same.
  */
 export async function readStats(sessions: SessionkeeperCore, nowMs = Date.now()): Promise<StoreStats> {
-  const [ping, live, counts] = await Promise.allSettled([
+  const [ping, live, counts, previous] = await Promise.allSettled([
     sessions.store.ping(),
     sessions.store.count(nowMs),
     sessions.eventLog.countSince(lastHourStart(nowMs)),
+    readPreviousStats(sessions, nowMs),
   ]);
   if (live.status === 'rejected') throw live.reason;
   if (counts.status === 'rejected') throw counts.reason;
-  return {
+  const stats: StoreStats = {
     store: sessions.store.kind,
     healthy: ping.status === 'fulfilled',
     live: live.value,
@@ -56,6 +71,21 @@ export async function readStats(sessions: SessionkeeperCore, nowMs = Date.now())
     destroyedLastHour: counts.value['session.destroyed'] ?? 0,
     evictedLastHour: counts.value['session.evicted'] ?? 0,
   };
+  if (previous.status === 'fulfilled' && previous.value) {
+    stats.previous = previous.value;
+    stats.movedLastHour = counts.value['session.moved'] ?? 0;
+  }
+  return stats;
+}
+
+/** The previous store's health and live count during a backend switch; undefined when none is under way. */
+async function readPreviousStats(sessions: SessionkeeperCore, nowMs: number): Promise<PreviousStoreStats | undefined> {
+  const previous = sessions.transition?.previous;
+  if (!previous) return undefined;
+  // One after the other: a file store's count walks its directory, and the current store's count runs meanwhile.
+  const healthy = await previous.ping().then(() => true, () => false);
+  const live = healthy ? await previous.count(nowMs).catch(() => null) : null;
+  return { store: previous.kind, healthy: healthy && live !== null, live };
 }
 
 /** The latest events of every process, newest first, from the shared log. */

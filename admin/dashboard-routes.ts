@@ -76,6 +76,7 @@ export function addDashboardRoutes(router: Router, paths: AdminPaths, sessions: 
       sessionsUrl: (query: Partial<ListQuery>) => sessionsUrl(home, query),
       storeKind: sessions.store.kind,
       storeLocation: sessions.store.location,
+      previousLocation: sessions.transition?.previous.location,
       result: resultOf(ctx.query),
       retention: formatDurationLong(sessions.config.eventsRetentionMs),
       ...(await readFeed(sessions)),

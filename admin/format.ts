@@ -28,6 +28,7 @@ export function describeEvent(event: LifecycleEvent): string {
     return `${what}: ${event.count ?? 0} removed${event.by ? ` by ${event.by}` : ''}`;
   }
   if (event.by) return `by ${event.by}`;
+  if (event.from && event.to) return `from ${event.from} to ${event.to}`;
   if (event.previousSid) return `was ${shortId(event.previousSid)}`;
   return '';
 }

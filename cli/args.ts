@@ -11,7 +11,7 @@ import type { ListSort } from '../middleware/store.ts';
 import { UsageError } from './errors.ts';
 
 /** What `help` explains: everything, or one command group. */
-export type HelpTopic = 'all' | 'sessions' | 'events' | 'dashboard';
+export type HelpTopic = 'all' | 'sessions' | 'events' | 'migrate' | 'dashboard';
 
 /** One parsed command line. */
 export type Command =
@@ -23,6 +23,7 @@ export type Command =
   | { name: 'sessions purge-expired'; json: boolean }
   | { name: 'sessions end-all'; json: boolean }
   | { name: 'events'; follow: boolean; limit: number; json: boolean }
+  | { name: 'migrate'; dryRun: boolean; json: boolean }
   | { name: 'dashboard' };
 
 /** Most sessions `sessions list` prints; it pages through the store, never reading them all at once. */
@@ -41,14 +42,15 @@ export function parseCommand(argv: readonly string[]): Command {
   if (first === 'help' || HELP_FLAGS.includes(first)) return { name: 'help', topic: helpTopic(rest[0]) };
   if (first === 'sessions') return parseSessionsCommand(rest);
   if (first === 'events') return parseEventsCommand(rest);
+  if (first === 'migrate') return parseMigrateCommand(rest);
   if (first === 'dashboard') return parseOptions('dashboard', rest, {}) ? { name: 'dashboard' } : { name: 'help', topic: 'dashboard' };
   throw new UsageError(first.startsWith('-') ? `unknown option ${first}` : `unknown command ${JSON.stringify(first)}`);
 }
 
 function helpTopic(topic: string | undefined): HelpTopic {
   if (topic === undefined) return 'all';
-  if (topic === 'sessions' || topic === 'events' || topic === 'dashboard') return topic;
-  throw new UsageError(`no help on ${JSON.stringify(topic)}: try sessions, events or dashboard`);
+  if (topic === 'sessions' || topic === 'events' || topic === 'migrate' || topic === 'dashboard') return topic;
+  throw new UsageError(`no help on ${JSON.stringify(topic)}: try sessions, events, migrate or dashboard`);
 }
 
 function parseSessionsCommand(argv: readonly string[]): Command {
@@ -87,6 +89,12 @@ function parseEventsCommand(args: readonly string[]): Command {
   const values = parseOptions('events', args, { ...JSON_OPTION, follow: { type: 'boolean' }, limit: { type: 'string' } })?.values;
   if (!values) return { name: 'help', topic: 'events' };
   return { name: 'events', follow: values.follow === true, limit: limitOf('events', values.limit, 0, MAX_EVENTS_PAGE), json: values.json === true };
+}
+
+function parseMigrateCommand(args: readonly string[]): Command {
+  const values = parseOptions('migrate', args, { ...JSON_OPTION, 'dry-run': { type: 'boolean' } })?.values;
+  if (!values) return { name: 'help', topic: 'migrate' };
+  return { name: 'migrate', dryRun: values['dry-run'] === true, json: values.json === true };
 }
 
 /** Option values by name, and the positional arguments. */

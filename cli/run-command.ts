@@ -5,6 +5,7 @@
  */
 import type { Command } from './args.ts';
 import { runEventsCommand } from './events-command.ts';
+import { runMigrateCommand } from './migrate-command.ts';
 import { closeWithin, loadCliConfig, openCliSessions } from './open-sessions.ts';
 import type { Streams } from './output.ts';
 import { runSessionsCommand } from './sessions-commands.ts';
@@ -15,6 +16,7 @@ export async function runStoreCommand(command: StoreCommand, env: NodeJS.Process
   const sessions = await openCliSessions(loadCliConfig(env, { signsCookies: false }));
   try {
     if (command.name === 'events') await runEventsCommand(sessions, command, streams);
+    else if (command.name === 'migrate') await runMigrateCommand(sessions, command, streams);
     else await runSessionsCommand(sessions, command, streams);
   } finally {
     await closeWithin(sessions);

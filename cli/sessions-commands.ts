@@ -3,7 +3,7 @@
  * shell. Each action is the dashboard's own (`admin/actions.ts`), so it is
  * logged the same way, as a lifecycle event `by: admin`.
  */
-import { endAllSessions, endOneSession, listSessions, purgeExpiredNow, readSession } from '../admin/actions.ts';
+import { endAllSessions, endOneSession, listSessions, purgeExpiredNow, readSession, readStats, type PreviousStoreStats } from '../admin/actions.ts';
 import { toApiSession } from '../admin/api-routes.ts';
 import type { SessionkeeperCore } from '../middleware/sessionkeeper.ts';
 import { MAX_PAGE_SIZE, type ListSort, type SessionSummary } from '../middleware/store.ts';
@@ -31,7 +31,14 @@ export async function runSessionsCommand(sessions: SessionkeeperCore, command: S
     }
     case 'sessions count': {
       const live = await sessions.store.count(nowMs);
-      stdout.write(command.json ? jsonLine({ live }) : `${live}\n`);
+      const previous = sessions.transition && (await readStats(sessions, nowMs));
+      if (command.json) {
+        stdout.write(jsonLine(previous ? { live, previous: previous.previous, movedLastHour: previous.movedLastHour } : { live }));
+        return;
+      }
+      stdout.write(`${live}\n`);
+      // stdout stays the one number scripts read; the switch is told beside it, for the operator.
+      if (previous?.previous) stderr.write(`${describeSwitch(previous.previous, previous.movedLastHour ?? 0)}\n`);
       return;
     }
     case 'sessions show': {
@@ -74,6 +81,12 @@ async function eachListed(
     if (page.nextCursor === null || page.sessions.length === 0) return;
     cursor = page.nextCursor;
   }
+}
+
+/** A backend switch under way, in one line: what is left in the previous store and what has moved. */
+function describeSwitch(previous: PreviousStoreStats, movedLastHour: number): string {
+  const left = previous.live === null ? `the ${previous.store} store is not answering` : `${plural(previous.live, 'session')} still in the ${previous.store} store`;
+  return `switching from ${previous.store}: ${left}, ${movedLastHour} moved in the last hour (sessionkeeper migrate moves the rest)`;
 }
 
 function plural(count: number, noun: string): string {

@@ -7,6 +7,7 @@
  * settings in tables of the same kind (`admin/settings.ts`, `server/settings.ts`).
  */
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import {
   boolean, checkSettings, ConfigError, duration, type Env, integer, oneOf, readSettings, type SettingsTable, text, url, withDefaults,
 } from './settings.ts';
@@ -69,6 +70,31 @@ export interface SessionkeeperConfig {
   logFormat: LogFormat;
   /** `NODE_ENV=production`: keys required, cookies `Secure`. */
   production: boolean;
+  /**
+   * `SESSION_STORE_PREVIOUS`: the store sessions are moving away from (the README's "Switching backends");
+   * undefined: no switch under way. Its connection is the current store's, but for the `previous…` options.
+   */
+  previousStore?: StoreKind;
+  /** `PREVIOUS_SESSION_FILE_DIR`: the previous store's directory, when it is not `fileDir`. */
+  previousFileDir?: string;
+  /** `PREVIOUS_SESSION_PG_TABLE`. */
+  previousPgTable?: string;
+  /** `PREVIOUS_REDIS_URL`. */
+  previousRedisUrl?: string;
+  /** `PREVIOUS_SESSION_REDIS_PREFIX`. */
+  previousRedisPrefix?: string;
+  /** `PREVIOUS_DATABASE_URL`. */
+  previousDatabaseUrl?: string;
+}
+
+/** Where one store's sessions are: its kind and the settings of its connection. */
+export interface StoreConnection {
+  store: StoreKind;
+  fileDir: string;
+  pgTable: string;
+  redisUrl: string;
+  redisPrefix: string;
+  databaseUrl: string | undefined;
 }
 
 /** What a library user may pass: any subset of the settings, in their validated types. */
@@ -91,16 +117,26 @@ const MAKE_A_KEY = 'openssl rand -base64 32';
 const COOKIE_PREFIX_NEEDING_SECURE = /^__(host|secure)-/i;
 
 /** The table of settings: environment variable, parser and check for each option. */
+const STORE_KIND = oneOf<StoreKind>('file', 'redis', 'postgres');
+const FILE_DIR = text(/^[^\0]{1,4096}$/, 'a directory path');
+const PG_TABLE = text(PG_TABLE_PATTERN, 'a lower-case identifier (letters, digits, _; at most 63), optionally schema.table');
+const REDIS_URL = url(['redis:', 'rediss:']);
+const REDIS_PREFIX = text(/^[\x21-\x7e]{1,100}$/, 'a key prefix of 1 to 100 printable characters without spaces');
+const DATABASE_URL = url(['postgres:', 'postgresql:']);
+
 const SETTINGS: SettingsTable<SessionkeeperOptions> = {
-  store: { env: 'SESSION_STORE', ...oneOf<StoreKind>('file', 'redis', 'postgres') },
-  fileDir: { env: 'SESSION_FILE_DIR', ...text(/^[^\0]{1,4096}$/, 'a directory path') },
-  pgTable: {
-    env: 'SESSION_PG_TABLE',
-    ...text(PG_TABLE_PATTERN, 'a lower-case identifier (letters, digits, _; at most 63), optionally schema.table'),
-  },
-  redisUrl: { env: 'REDIS_URL', ...url(['redis:', 'rediss:']) },
-  redisPrefix: { env: 'SESSION_REDIS_PREFIX', ...text(/^[\x21-\x7e]{1,100}$/, 'a key prefix of 1 to 100 printable characters without spaces') },
-  databaseUrl: { env: 'DATABASE_URL', ...url(['postgres:', 'postgresql:']) },
+  store: { env: 'SESSION_STORE', ...STORE_KIND },
+  fileDir: { env: 'SESSION_FILE_DIR', ...FILE_DIR },
+  pgTable: { env: 'SESSION_PG_TABLE', ...PG_TABLE },
+  redisUrl: { env: 'REDIS_URL', ...REDIS_URL },
+  redisPrefix: { env: 'SESSION_REDIS_PREFIX', ...REDIS_PREFIX },
+  databaseUrl: { env: 'DATABASE_URL', ...DATABASE_URL },
+  previousStore: { env: 'SESSION_STORE_PREVIOUS', ...STORE_KIND },
+  previousFileDir: { env: 'PREVIOUS_SESSION_FILE_DIR', ...FILE_DIR },
+  previousPgTable: { env: 'PREVIOUS_SESSION_PG_TABLE', ...PG_TABLE },
+  previousRedisUrl: { env: 'PREVIOUS_REDIS_URL', ...REDIS_URL },
+  previousRedisPrefix: { env: 'PREVIOUS_SESSION_REDIS_PREFIX', ...REDIS_PREFIX },
+  previousDatabaseUrl: { env: 'PREVIOUS_DATABASE_URL', ...DATABASE_URL },
   idleTtlMs: { env: 'SESSION_TTL', ...duration(1000, false) },
   absoluteTtlMs: { env: 'SESSION_ABSOLUTE_TTL', ...duration(1000, true) },
   // Its upper bound depends on SESSION_TTL, checked in resolveConfig; the default too.
@@ -125,7 +161,7 @@ const SETTINGS: SettingsTable<SessionkeeperOptions> = {
 };
 
 /** The defaults, in one place (`logFormat` depends on whether stdout is a terminal). */
-export function defaultOptions(isTty = Boolean(process.stdout.isTTY)): Required<Omit<SessionkeeperOptions, 'databaseUrl' | 'keys' | 'touchAfterMs'>> {
+export function defaultOptions(isTty = Boolean(process.stdout.isTTY)): Required<Omit<SessionkeeperOptions, 'databaseUrl' | 'keys' | 'touchAfterMs' | PreviousOption>> {
   return {
     store: 'file',
     fileDir: './var/sessions',
@@ -162,6 +198,7 @@ export function resolveConfig(options: SessionkeeperOptions = {}, isTty?: boolea
   if (config.store === 'postgres' && !config.databaseUrl) {
     throw new ConfigError('DATABASE_URL', 'DATABASE_URL is required when SESSION_STORE=postgres: set it to a URL like postgres://user@127.0.0.1:5432/db');
   }
+  checkPrevious(config);
   if (config.absoluteTtlMs !== 0 && config.absoluteTtlMs < config.idleTtlMs) {
     throw new ConfigError(
       'SESSION_ABSOLUTE_TTL',
@@ -202,6 +239,84 @@ export function resolveConfig(options: SessionkeeperOptions = {}, isTty?: boolea
     config.keysGenerated = false;
   }
   return config;
+}
+
+/** The options of the previous store during a backend switch: none has a default of its own. */
+type PreviousOption = 'previousStore' | 'previousFileDir' | 'previousPgTable' | 'previousRedisUrl' | 'previousRedisPrefix' | 'previousDatabaseUrl';
+
+/** The `PREVIOUS_…` connection settings, each overriding its counterpart of the current store. */
+const PREVIOUS_CONNECTION = {
+  previousFileDir: 'fileDir',
+  previousPgTable: 'pgTable',
+  previousRedisUrl: 'redisUrl',
+  previousRedisPrefix: 'redisPrefix',
+  previousDatabaseUrl: 'databaseUrl',
+} as const satisfies Partial<Record<PreviousOption, keyof StoreConnection>>;
+
+/** The current store's connection. */
+export function currentConnectionOf(config: SessionkeeperConfig): StoreConnection {
+  const { store, fileDir, pgTable, redisUrl, redisPrefix, databaseUrl } = config;
+  return { store, fileDir, pgTable, redisUrl, redisPrefix, databaseUrl };
+}
+
+/** The previous store's connection during a backend switch: the current one's settings, but for the `PREVIOUS_…` ones set. */
+export function previousConnectionOf(config: SessionkeeperConfig): StoreConnection | undefined {
+  if (!config.previousStore) return undefined;
+  const connection: StoreConnection = { ...currentConnectionOf(config), store: config.previousStore };
+  for (const [option, setting] of Object.entries(PREVIOUS_CONNECTION) as [keyof typeof PREVIOUS_CONNECTION, keyof StoreConnection][]) {
+    const value = config[option];
+    if (value !== undefined) (connection as unknown as Record<string, string>)[setting] = value;
+  }
+  return connection;
+}
+
+/**
+ * A backend switch needs a previous store that can be opened and that is not the current one; a
+ * `PREVIOUS_…` setting without SESSION_STORE_PREVIOUS is a mistake (it would be ignored), refused too.
+ */
+function checkPrevious(config: SessionkeeperConfig): void {
+  if (!config.previousStore) {
+    const stray = (Object.keys(PREVIOUS_CONNECTION) as (keyof typeof PREVIOUS_CONNECTION)[]).find((option) => config[option] !== undefined);
+    if (stray) {
+      const env = SETTINGS[stray].env;
+      throw new ConfigError(env, `${env} is set but SESSION_STORE_PREVIOUS is not: set SESSION_STORE_PREVIOUS to the store sessions are moving away from, or remove ${env}`);
+    }
+    return;
+  }
+  const previous = previousConnectionOf(config)!;
+  if (previous.store === 'postgres' && !previous.databaseUrl) {
+    throw new ConfigError('PREVIOUS_DATABASE_URL', 'PREVIOUS_DATABASE_URL (or DATABASE_URL) is required when SESSION_STORE_PREVIOUS=postgres: set it to the database the sessions are in now');
+  }
+  if (sameSessions(previous, currentConnectionOf(config))) {
+    const hint = { file: 'PREVIOUS_SESSION_FILE_DIR', redis: 'PREVIOUS_REDIS_URL or PREVIOUS_SESSION_REDIS_PREFIX', postgres: 'PREVIOUS_DATABASE_URL or PREVIOUS_SESSION_PG_TABLE' }[previous.store];
+    throw new ConfigError(
+      'SESSION_STORE_PREVIOUS',
+      `SESSION_STORE_PREVIOUS=${previous.store} names the same sessions as SESSION_STORE: to move between two ${previous.store} stores, set ${hint} to where the sessions are now`,
+    );
+  }
+}
+
+/** Whether two connections reach the same sessions: the same directory, Redis database and prefix, or database and table. */
+function sameSessions(a: StoreConnection, b: StoreConnection): boolean {
+  if (a.store !== b.store) return false;
+  switch (a.store) {
+    case 'file':
+      return resolve(a.fileDir) === resolve(b.fileDir);
+    case 'redis':
+      return a.redisPrefix === b.redisPrefix && serverOf(a.redisUrl, '6379', '/0') === serverOf(b.redisUrl, '6379', '/0');
+    case 'postgres':
+      return qualifiedTable(a.pgTable) === qualifiedTable(b.pgTable) && serverOf(a.databaseUrl!, '5432', '') === serverOf(b.databaseUrl!, '5432', '');
+  }
+}
+
+/** `host:port/path` of a URL, defaults filled in, without its user or password. */
+function serverOf(value: string, defaultPort: string, defaultPath: string): string {
+  const { hostname, port, pathname } = new URL(value);
+  return `${hostname || 'localhost'}:${port || defaultPort}${pathname && pathname !== '/' ? pathname : defaultPath}`;
+}
+
+function qualifiedTable(table: string): string {
+  return table.includes('.') ? table : `public.${table}`;
 }
 
 /** The rolling granularity when none is set: 1 % of the idle TTL, at most a minute (whole ms). */

@@ -1,25 +1,25 @@
-import type { SessionkeeperConfig } from './config.ts';
+import type { StoreConnection } from './config.ts';
 import type { SessionStore } from './store.ts';
 import { FileStore } from './stores/file-store.ts';
 import { PostgresStore } from './stores/postgres-store.ts';
 import { RedisStore } from './stores/redis-store.ts';
 
 /**
- * The store the configuration names. Redis keeps expired data for a grace of
- * several sweep intervals so that the sweeper, not Redis, removes and logs it.
+ * The store a connection names (the current store's, or the previous one's during a backend switch). Redis
+ * keeps expired data for a grace of several sweep intervals so that the sweeper, not Redis, removes and logs it.
  */
-export function createStore(config: SessionkeeperConfig, onBackgroundError: (err: Error) => void): SessionStore {
-  switch (config.store) {
+export function createStore(connection: StoreConnection, sweepIntervalMs: number, onBackgroundError: (err: Error) => void): SessionStore {
+  switch (connection.store) {
     case 'file':
-      return new FileStore({ dir: config.fileDir });
+      return new FileStore({ dir: connection.fileDir });
     case 'redis':
       return new RedisStore({
-        url: config.redisUrl,
-        prefix: config.redisPrefix,
-        expiryGraceMs: Math.max(10 * 60_000, 3 * config.sweepIntervalMs),
+        url: connection.redisUrl,
+        prefix: connection.redisPrefix,
+        expiryGraceMs: Math.max(10 * 60_000, 3 * sweepIntervalMs),
         onBackgroundError,
       });
     case 'postgres':
-      return new PostgresStore({ connectionString: config.databaseUrl!, table: config.pgTable, onBackgroundError });
+      return new PostgresStore({ connectionString: connection.databaseUrl!, table: connection.pgTable, onBackgroundError });
   }
 }

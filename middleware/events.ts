@@ -9,6 +9,7 @@ export type LifecycleEventName =
   | 'session.expired'
   | 'session.evicted'
   | 'session.regenerated'
+  | 'session.moved'
   | 'sessions.purged';
 
 /** Who ended a session: the visitor (`user`), an operator (`admin`) or the application's own code (`app`). */
@@ -28,13 +29,18 @@ export interface LifecycleEvent {
   by?: DestroyedBy;
   /** `session.regenerated`: the public id the session had before. */
   previousSid?: string;
+  /** `session.moved`: the store the session left (`SESSION_STORE_PREVIOUS`). */
+  from?: StoreKind;
+  /** `session.moved`: the store that holds it now (`SESSION_STORE`). */
+  to?: StoreKind;
   /** `sessions.purged`: how many sessions the bulk action removed. */
   count?: number;
   /** `sessions.purged`: which sessions it removed: the expired ones, or every session live or expired. */
   scope?: 'expired' | 'all';
 }
 
-export type LifecycleDetails = Omit<LifecycleEvent, 'event' | 'store' | 'at'>;
+/** What a caller says of an event; `store` only when it is not this process's store (the previous store's expiries during a switch). */
+export type LifecycleDetails = Omit<LifecycleEvent, 'event' | 'store' | 'at'> & { store?: StoreKind };
 
 /** Where recorded events go beyond this process: the shared event log's recorder. */
 export interface EventSink {
@@ -54,7 +60,7 @@ export class SessionEvents extends EventEmitter {
 
   /** Records one event: log line, shared log (in the background), listeners. */
   record(event: LifecycleEventName, details: LifecycleDetails = {}): LifecycleEvent {
-    const entry: LifecycleEvent = { event, ...details, store: this.storeKind, at: new Date().toISOString() };
+    const entry: LifecycleEvent = { event, ...details, store: details.store ?? this.storeKind, at: new Date().toISOString() };
     this.logger.info(entry, event);
     this.sink.add(entry);
     // Most processes have no listener: no listener arrays copied for them.

@@ -46,6 +46,21 @@ export async function withStoreBudget<T>(serve: () => Promise<T>, budgetMs = REQ
   }
 }
 
+/**
+ * The store as sessionkeeper's request path, dashboard and CLI use it: a GuardedStore, or during a backend
+ * switch a SwitchingStore over two of them. Every call is bounded in time and fails as StoreUnavailableError.
+ */
+export interface GuardedSessionStore extends SessionStore {
+  /** The unguarded store underneath (during a switch, the current store's). */
+  readonly inner: SessionStore;
+  /** True while the store (either store, during a switch) is failing. */
+  readonly down: boolean;
+  /** This store for one request: every call spends from `budget`. */
+  withBudget(budget: StoreBudget): GuardedSessionStore;
+  /** Records that are not sessions (the dashboard's sign-ins), kept in the (current) store under `name`. */
+  withNamespace(name: string): GuardedStore;
+}
+
 /** Told of every store call as it ends: what it was, how long it took (s), and whether it failed (metrics). */
 export type StoreCallObserver = (operation: string, seconds: number, failed: boolean) => void;
 
@@ -61,7 +76,7 @@ const READ_OPERATIONS = new Set(['get', 'list', 'count', 'ping']);
  * A namespace of the store shares its state: one backend, one outage, one line.
  * Its methods keep the SessionStore contract.
  */
-export class GuardedStore implements SessionStore {
+export class GuardedStore implements GuardedSessionStore {
   readonly kind: StoreKind;
   readonly location: string;
   /** The kinds of call ('read', 'write') whose last attempt failed, shared with the store's namespaces. */
@@ -114,6 +129,7 @@ export class GuardedStore implements SessionStore {
     });
   }
   create(id: string, record: SessionRecord): Promise<void> { return this.#run('create', () => this.inner.create(id, record)); }
+  insert(id: string, record: SessionRecord): Promise<boolean> { return this.#run('insert', () => this.inner.insert(id, record)); }
   update(id: string, record: SessionRecord, now: number): Promise<boolean> { return this.#run('update', () => this.inner.update(id, record, now)); }
   destroy(id: string): Promise<boolean> { return this.#run('destroy', () => this.inner.destroy(id)); }
   list(options: ListOptions): Promise<SessionPage> { return this.#run('list', () => this.inner.list(options)); }

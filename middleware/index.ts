@@ -27,7 +27,12 @@ export type { GuardedEventLog } from './event-log/guarded-event-log.ts';
 export { followEvents, type FollowOptions } from './event-log/follow-events.ts';
 export type { SessionMetrics } from './metrics.ts';
 export type { Sweeper, SweepReport } from './sweeper.ts';
-export type { GuardedStore } from './guarded-store.ts';
+export type { GuardedStore, GuardedSessionStore } from './guarded-store.ts';
+
+// Switching backends (SESSION_STORE_PREVIOUS): the store of a switch under way, and the bulk migration.
+export type { SwitchingStore } from './switching-store.ts';
+export type { MoveOutcome } from './session-move.ts';
+export { migrateSessions, type MigrationOptions, type MigrationProgress, type MigrationSummary } from './migration.ts';
 export type { Logger } from './logger.ts';
 export type { SecurityLog } from './security-log.ts';
 export { publicIdOf } from './ids.ts';

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import type { DestroyedBy, SessionEvents } from './events.ts';
-import { type GuardedStore, StoreBudget } from './guarded-store.ts';
+import { type GuardedSessionStore, StoreBudget } from './guarded-store.ts';
 import { isWellFormedSessionId, publicIdOf } from './ids.ts';
 import { SessionTooLargeError } from './session-too-large.ts';
 import { expiryOf, wasRolledAt, type Rolling, type SessionData } from './store.ts';
@@ -11,7 +11,7 @@ import { expiryOf, wasRolledAt, type Rolling, type SessionData } from './store.t
  */
 export interface RequestSession {
   /** The store for this request: every call spends from one time budget, so its 503 comes within 5 s. */
-  readonly store: GuardedStore;
+  readonly store: GuardedSessionStore;
   /** The raw id last hashed, and its public id (the SHA-256 is taken once per request). */
   rawId?: string;
   publicId?: string;
@@ -36,7 +36,7 @@ export function requestSessionOf(ctx: Context): RequestSession | undefined {
 }
 
 /** Starts the request's session notes, with a fresh store time budget. */
-export function beginRequestSession(ctx: Context, store: GuardedStore): RequestSession {
+export function beginRequestSession(ctx: Context, store: GuardedSessionStore): RequestSession {
   const state: RequestSession = { store: store.withBudget(new StoreBudget()), rolled: false, cookieWritten: false };
   (ctx as WithRequestSession)[REQUEST_SESSION] = state;
   return state;

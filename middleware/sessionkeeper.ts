@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import createSession from 'koa-session';
-import { resolveConfig, type SessionkeeperConfig, type SessionkeeperOptions } from './config.ts';
+import { currentConnectionOf, previousConnectionOf, resolveConfig, type SessionkeeperConfig, type SessionkeeperOptions } from './config.ts';
 import { createStore } from './create-store.ts';
 import type { Registry } from 'prom-client';
 import type { EventLog } from './event-log/event-log.ts';
@@ -8,7 +8,7 @@ import { EventRecorder } from './event-log/event-recorder.ts';
 import { GuardedEventLog } from './event-log/guarded-event-log.ts';
 import { MemoryEventLog } from './event-log/memory-event-log.ts';
 import { SessionEvents } from './events.ts';
-import { GuardedStore, DEFAULT_STORE_TIMEOUT_MS, type StoreCallObserver } from './guarded-store.ts';
+import { GuardedStore, DEFAULT_STORE_TIMEOUT_MS, type GuardedSessionStore, type StoreCallObserver } from './guarded-store.ts';
 import { newSessionId } from './ids.ts';
 import { beginRequestSession, KoaStoreAdapter } from './koa-store-adapter.ts';
 import { createLogger, type Logger } from './logger.ts';
@@ -17,6 +17,7 @@ import { SecurityLog } from './security-log.ts';
 import { sessionCookie } from './session-cookie.ts';
 import type { SessionStore } from './store.ts';
 import { Sweeper } from './sweeper.ts';
+import { SwitchingStore } from './switching-store.ts';
 
 /** Extra wiring a library user may pass beside the settings. */
 export interface SessionkeeperDependencies {
@@ -24,6 +25,8 @@ export interface SessionkeeperDependencies {
   logger?: Logger;
   /** A store to use instead of the one `store` names (a custom backend, or one sharing your client/pool). */
   store?: SessionStore;
+  /** During a backend switch, a store to use instead of the one `previousStore` names. */
+  previousStore?: SessionStore;
   /** Bound on each store call before the request gets 503 (ms). */
   storeTimeoutMs?: number;
   /**
@@ -40,8 +43,13 @@ export interface SessionkeeperDependencies {
 export interface SessionkeeperCore {
   /** The validated settings, defaults applied (durations in ms, sizes in bytes). */
   config: SessionkeeperConfig;
-  /** The store, every call bounded in time and mapped to 503 on failure. */
-  store: GuardedStore;
+  /**
+   * The store, every call bounded in time and mapped to 503 on failure. During a backend switch, a
+   * SwitchingStore: sessions are read from both stores and moved to the current one.
+   */
+  store: GuardedSessionStore;
+  /** The backend switch under way (`SESSION_STORE_PREVIOUS`), if any: its two stores and how it moves a session. */
+  transition?: SwitchingStore;
   /** Lifecycle events: subscribe with `sessions.events.on('session.expired', …)`. */
   events: SessionEvents;
   /** The shared event log in the store, as every process reads it (feed, live stream, counters). */
@@ -135,9 +143,18 @@ export async function openSessionkeeper(
   const config = 'keysGenerated' in options ? options : resolveConfig(options);
   const logger = dependencies.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const timeoutMs = dependencies.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
-  const inner = dependencies.store ?? createStore(config, (err) => logger.debug({ err, store: config.store }, 'session store connection error'));
+  const connectionErrors = (kind: string) => (err: Error) => logger.debug({ err, store: kind }, 'session store connection error');
+  const inner = dependencies.store ?? createStore(currentConnectionOf(config), config.sweepIntervalMs, connectionErrors(config.store));
   const observer: StoreCallObserver = (operation, seconds, failed) => metrics.observeStoreCall(operation, seconds, failed);
-  const store = new GuardedStore(inner, logger, timeoutMs, undefined, observer);
+  const current = new GuardedStore(inner, logger, timeoutMs, undefined, observer);
+  const previousConnection = previousConnectionOf(config);
+  const previousInner = previousConnection && (dependencies.previousStore ?? createStore(previousConnection, config.sweepIntervalMs, connectionErrors(previousConnection.store)));
+  const transition = previousInner
+    ? new SwitchingStore(current, new GuardedStore(previousInner, logger, timeoutMs, undefined, observer), (sid) =>
+        events.record('session.moved', { sid, from: previousInner.kind, to: inner.kind }),
+      )
+    : undefined;
+  const store: GuardedSessionStore = transition ?? current;
   const eventLog = new GuardedEventLog(openEventLog(inner, config.eventsRetentionMs, logger), inner.kind, timeoutMs);
   const recorder = new EventRecorder(eventLog.inner, logger, { appendTimeoutMs: timeoutMs, onDropped: (count) => metrics.countDroppedEvents(count) });
   // Lifecycle lines hold only fields sessionkeeper sets (event, public ids, store, time): nothing to redact,
@@ -148,15 +165,17 @@ export async function openSessionkeeper(
   await store.init().catch(() => undefined); // logged by the guard; the store retries on use
   await eventLog.init().catch(() => undefined); // an append or a read retries it
 
-  const sweeper = new Sweeper(store, events, logger, {
+  const sweeper = new Sweeper(current, events, logger, {
     ...config,
     eventLog,
     onSweep: (seconds) => metrics.observeSweep(seconds),
   });
+  if (transition) sweeper.alsoSweepPrevious(transition.previous);
   const namespaces = new Map<string, GuardedStore>();
   return {
     config,
     store,
+    transition,
     events,
     eventLog,
     sweeper,

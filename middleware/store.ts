@@ -146,6 +146,13 @@ export interface SessionStore {
   /** Stores a new session, replacing any session with the same id. */
   create(id: string, record: SessionRecord): Promise<void>;
   /**
+   * Stores a session only if the store holds nothing under this id, live or expired, in one atomic step
+   * across processes, and durably (it survives a crash of the backend once this resolves). Returns false,
+   * writing nothing, when the id is taken. A backend switch copies a session this way, so that of several
+   * processes moving the same session at once exactly one copies it (see `session-move.ts`).
+   */
+  insert(id: string, record: SessionRecord): Promise<boolean>;
+  /**
    * Replaces the data and times of a session that still exists and has not expired at `now`.
    * Returns false, writing nothing, when it is gone: a destroyed session is never brought back.
    */
@@ -156,6 +163,12 @@ export interface SessionStore {
   list(options: ListOptions): Promise<SessionPage>;
   /** How many live (unexpired at `now`) sessions the store holds. */
   count(now: number): Promise<number>;
+  /**
+   * The ids of the sessions live at `now`, in batches of at most `batchSize`, in one pass over the store (a
+   * bulk migration reads them all). Sessions created or removed meanwhile may or may not be returned. Optional:
+   * without it, such a pass pages through `list`, which suits a store whose pages are index range scans.
+   */
+  walkIds?(now: number, batchSize: number): AsyncIterable<string[]>;
   /**
    * Removes up to `batchSize` sessions that expired at or before `now` and returns their ids.
    * Atomic per session: when several processes purge at once, each id is returned by exactly one call.
@@ -215,6 +228,23 @@ export class StoreUnavailableError extends Error {
 /** The JSON a store writes for a record's data: the caller's encoding when it passed one. */
 export function dataJsonOf(record: SessionRecord): string {
   return record.dataJson ?? JSON.stringify(record.data);
+}
+
+/**
+ * The ids of the sessions live at `now`, in batches of at most `batchSize`: the store's own one-pass walk
+ * (`walkIds`) when it has one, else its list's pages by expiry, which suit a store whose pages are index scans.
+ */
+export async function* liveIdBatches(store: SessionStore, now: number, batchSize: number): AsyncIterable<string[]> {
+  if (store.walkIds) {
+    yield* store.walkIds(now, batchSize);
+    return;
+  }
+  let cursor: string | undefined;
+  do {
+    const page = await store.list({ sort: 'expiry', limit: batchSize, cursor, now });
+    yield page.sessions.map((session) => session.id);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
 }
 
 /** Size of session data as stored: UTF-8 JSON bytes. */

@@ -2,7 +2,7 @@ import { setImmediate as yieldToRequests } from 'node:timers/promises';
 import type { EventLog } from './event-log/event-log.ts';
 import type { SessionEvents } from './events.ts';
 import type { Logger } from './logger.ts';
-import type { SessionStore } from './store.ts';
+import type { SessionStore, StoreKind } from './store.ts';
 
 /** What one sweep removed. */
 export interface SweepReport {
@@ -49,6 +49,8 @@ export class Sweeper {
   #running: Promise<SweepReport> | undefined;
   /** Stores of other records (namespaces) whose lapsed records each sweep removes without lifecycle events. */
   readonly #quietStores: SessionStore[] = [];
+  /** The previous store of a backend switch, whose expired sessions each sweep also removes and logs. */
+  #previousStore: SessionStore | undefined;
 
   constructor(
     private readonly store: SessionStore,
@@ -71,6 +73,14 @@ export class Sweeper {
   /** Also removes the lapsed records of `store` on every sweep (a namespace: they are not sessions, so nothing is logged). */
   alsoPurge(store: SessionStore): void {
     this.#quietStores.push(store);
+  }
+
+  /**
+   * Also removes the expired sessions of the store sessions are moving away from, on every sweep, each logged
+   * as `session.expired` of that store (`store`: its kind). Expiry there is not the cap's business.
+   */
+  alsoSweepPrevious(store: SessionStore): void {
+    this.#previousStore = store;
   }
 
   /** Stops the interval and waits for a sweep in progress. */
@@ -101,9 +111,10 @@ export class Sweeper {
   }
 
   async #sweepStore(onProgress?: (soFar: SweepReport) => void): Promise<SweepReport> {
-    const expired = await this.#drain(() => this.store.purgeExpired(Date.now(), this.#batchSize), 'session.expired', (total) =>
+    let expired = await this.#drain(() => this.store.purgeExpired(Date.now(), this.#batchSize), 'session.expired', (total) =>
       onProgress?.({ expired: total, evicted: 0 }),
     );
+    expired += await this.#sweepPrevious((total) => onProgress?.({ expired: expired + total, evicted: 0 }));
     const evicted =
       this.options.maxCount > 0
         ? await this.#drain(() => this.store.evictBeyond(this.options.maxCount, Date.now(), this.#batchSize), 'session.evicted', (total) =>
@@ -115,6 +126,22 @@ export class Sweeper {
     return { expired, evicted };
   }
 
+  /** Sweeps only the previous store of a backend switch, now (`sessionkeeper migrate` ends with it); 0 without one. */
+  sweepPreviousNow(): Promise<number> {
+    return this.#sweepPrevious(() => undefined);
+  }
+
+  /** The previous store's expired sessions; a previous store that fails is its guard's to log, and the current store's sweep goes on. */
+  async #sweepPrevious(onBatch: (total: number) => void): Promise<number> {
+    const previous = this.#previousStore;
+    if (!previous) return 0;
+    const removeBatch = () => previous.purgeExpired(Date.now(), this.#batchSize);
+    return this.#drain(removeBatch, 'session.expired', onBatch, previous.kind).catch((err) => {
+      this.logger.debug({ err, store: previous.kind }, 'previous store not swept: unavailable');
+      return 0;
+    });
+  }
+
   /** The log's bound: a failure is logged and left to the next sweep; the sessions' sweep already happened. */
   async #trimEventLog(): Promise<void> {
     const { eventLog, eventsRetentionMs } = this.options;
@@ -124,14 +151,19 @@ export class Sweeper {
   }
 
   /**
-   * Calls `removeBatch` until it returns a short batch, logging each removed session as `event` (when given)
-   * and telling `onBatch` the total removed so far.
+   * Calls `removeBatch` until it returns a short batch, logging each removed session as `event` (when given,
+   * of `storeKind` when given) and telling `onBatch` the total removed so far.
    */
-  async #drain(removeBatch: () => Promise<string[]>, event?: 'session.expired' | 'session.evicted', onBatch?: (total: number) => void): Promise<number> {
+  async #drain(
+    removeBatch: () => Promise<string[]>,
+    event?: 'session.expired' | 'session.evicted',
+    onBatch?: (total: number) => void,
+    storeKind?: StoreKind,
+  ): Promise<number> {
     let total = 0;
     for (;;) {
       const ids = await removeBatch();
-      if (event) for (const sid of ids) this.events.record(event, { sid });
+      if (event) for (const sid of ids) this.events.record(event, storeKind ? { sid, store: storeKind } : { sid });
       total += ids.length;
       if (ids.length > 0) onBatch?.(total);
       if (ids.length < this.#batchSize) return total;

@@ -22,4 +22,4 @@ if (!existsSync(`${library}/middleware/sessionkeeper.js`)) {
 export const { resolveConfig } = (await import(`${library}/middleware/config.js`)) as typeof Config;
 export const { createStore } = (await import(`${library}/middleware/create-store.js`)) as typeof CreateStore;
 export const { createLogger } = (await import(`${library}/middleware/logger.js`)) as typeof Logger;
-export const { createSessionkeeper } = (await import(`${library}/middleware/sessionkeeper.js`)) as typeof Sessionkeeper;
+export const { createSessionkeeper, openSessionkeeper } = (await import(`${library}/middleware/sessionkeeper.js`)) as typeof Sessionkeeper;

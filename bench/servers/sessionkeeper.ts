@@ -61,7 +61,7 @@ const config = resolveConfig({
 });
 // Made exactly as the library makes it when given no store.
 const store = eventsInMemory
-  ? withoutEventLog(createStore(config, (err) => logger.debug({ err, store: config.store }, 'session store connection error')))
+  ? withoutEventLog(createStore(config, config.sweepIntervalMs, (err) => logger.debug({ err, store: config.store }, 'session store connection error')))
   : undefined;
 const app = new Koa();
 const sessions = await createSessionkeeper(app, config, { logger, store });

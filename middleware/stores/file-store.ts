@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fsync, futimesSync, lstatSync, open, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { access, mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { access, link, mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { decodeCursor, encodeCursor, type CursorPosition } from '../cursor.ts';
 import { isWellFormedPublicId } from '../ids.ts';
@@ -77,6 +77,16 @@ export class FileStore implements SessionStore {
     await this.write(id, record);
   }
 
+  /**
+   * Hard-links the written temporary file to the session's name, which fails with EEXIST whoever holds the
+   * name, in this process or another sharing the directory: one atomic create-if-absent, and synced like
+   * every session write before it becomes visible.
+   */
+  async insert(id: string, record: SessionRecord): Promise<boolean> {
+    if (!isWellFormedPublicId(id)) throw new TypeError('FileStore: a session id must be a public id');
+    return this.write(id, record, undefined, { onlyIfAbsent: true });
+  }
+
   /** Reads nothing first: whether the session is still live is checked with the rename itself (see `isLive`). */
   async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
     if (!isWellFormedPublicId(id)) return false;
@@ -121,6 +131,24 @@ export class FileStore implements SessionStore {
       },
     });
     return live;
+  }
+
+  /** One directory walk, where paging through `list` would walk the whole directory once per page. */
+  async *walkIds(now: number, batchSize: number): AsyncIterable<string[]> {
+    const walk = await SessionDirectoryWalk.open(this.location, false);
+    try {
+      let batch: string[] = [];
+      for (let entry = await walk.next(); entry; entry = await walk.next()) {
+        if (entry.kind !== 'session' || entry.hint.expiresAt <= now) continue;
+        batch.push(entry.hint.id);
+        if (batch.length < batchSize) continue;
+        yield batch;
+        batch = [];
+      }
+      if (batch.length > 0) yield batch;
+    } finally {
+      await walk.close();
+    }
   }
 
   /**
@@ -286,7 +314,8 @@ export class FileStore implements SessionStore {
 
   /**
    * Writes a session atomically: temporary file, times as the index hint, fsync (unless `sync` is false), rename.
-   * With `stillThere`, writes nothing and returns false when it says the session is gone.
+   * With `stillThere`, writes nothing and returns false when it says the session is gone. With `onlyIfAbsent`,
+   * writes nothing and returns false when a file already has the session's name.
    *
    * Three steps go through libuv's thread pool: creating the file and renaming it, which take the directory's
    * lock and the file system's journal and so can wait behind another write's fsync, and the fsync itself.
@@ -294,7 +323,12 @@ export class FileStore implements SessionStore {
    * three trips through the pool instead of six (bench/README.md measures both). The order that makes the
    * write safe is kept: the content and its times reach the disk before the rename makes them the session.
    */
-  private async write(id: string, record: SessionRecord, stillThere?: () => boolean, { sync = true } = {}): Promise<boolean> {
+  private async write(
+    id: string,
+    record: SessionRecord,
+    stillThere?: () => boolean,
+    { sync = true, onlyIfAbsent = false } = {},
+  ): Promise<boolean> {
     const tempPath = join(this.location, `${TEMP_FILE_PREFIX}${nextTempName()}`);
     try {
       const fd = await this.openNew(tempPath);
@@ -314,6 +348,7 @@ export class FileStore implements SessionStore {
           removeQuietly(tempPath);
           return false;
         }
+        if (onlyIfAbsent) return await linkUnlessTaken(tempPath, this.pathOf(id));
         await rename(tempPath, this.pathOf(id));
         return true;
       });
@@ -440,6 +475,19 @@ function fsyncInPool(fd: number): Promise<void> {
 /** Creates a new file (O_EXCL, mode 0600) through the thread pool, as a plain descriptor (no FileHandle to close). */
 function openInPool(path: string): Promise<number> {
   return new Promise((resolve, reject) => open(path, 'wx', 0o600, (error, fd) => (error ? reject(error) : resolve(fd))));
+}
+
+/** Gives the temporary file the session's name unless that name is taken (EEXIST), then drops the temporary name. */
+async function linkUnlessTaken(tempPath: string, path: string): Promise<boolean> {
+  try {
+    await link(tempPath, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    removeQuietly(tempPath);
+  }
 }
 
 function isNotFound(error: unknown): boolean {

@@ -35,7 +35,7 @@ const DEFAULT_TABLE = 'sessionkeeper_sessions';
  * Writes that store sessions commit without waiting for the WAL to reach the disk (`synchronous_commit=off`):
  * a database crash can lose the last fraction of a second of session changes, never half of one (each write
  * stays atomic), which is still more durable than Redis' default; requests no longer wait on the disk.
- * Writes that remove live sessions wait for it all the same (see `removing`): a logout survives a crash.
+ * Writes that remove live sessions wait for it all the same (see `durably`): a logout survives a crash, and so does a session moved in from the previous store.
  */
 const OWN_POOL_SETTINGS = {
   max: 10,
@@ -150,6 +150,16 @@ export class PostgresStore implements SessionStore {
     );
   }
 
+  /** Committed synchronously, unlike a session write: a moved session is removed from the previous store next. */
+  async insert(id: string, record: SessionRecord): Promise<boolean> {
+    const { rowCount } = await this.durably(
+      `INSERT INTO ${this.table} (id, data, key_names, created_at_ms, last_seen_at_ms, expires_at_ms, size_bytes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+      rowValues(id, record),
+    );
+    return rowCount === 1;
+  }
+
   async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
     const { rowCount } = await this.prepared(
       'update',
@@ -161,7 +171,7 @@ export class PostgresStore implements SessionStore {
   }
 
   async destroy(id: string): Promise<boolean> {
-    const { rowCount } = await this.removing(`DELETE FROM ${this.table} WHERE id = $1`, [id]);
+    const { rowCount } = await this.durably(`DELETE FROM ${this.table} WHERE id = $1`, [id]);
     return rowCount === 1;
   }
 
@@ -202,12 +212,12 @@ export class PostgresStore implements SessionStore {
     const excess = `(SELECT count(*) FROM ${this.table} WHERE expires_at_ms > $1) - $3`;
     const selection = `WHERE expires_at_ms > $1 ORDER BY expires_at_ms, id LIMIT GREATEST(0, LEAST($2, ${excess}))`;
     // Evictors take turns (an advisory lock per table), so each counts what the one before left.
-    const { rows } = await this.removing<{ id: string }>(this.deleteReturningIds(selection), [now, batchSize, maxCount], { lockKey: this.evictionLockKey() });
+    const { rows } = await this.durably<{ id: string }>(this.deleteReturningIds(selection), [now, batchSize, maxCount], { lockKey: this.evictionLockKey() });
     return rows.map((row) => row.id);
   }
 
   async destroyAll(): Promise<number> {
-    const { rowCount } = await this.removing(`DELETE FROM ${this.table}`, []);
+    const { rowCount } = await this.durably(`DELETE FROM ${this.table}`, []);
     return rowCount ?? 0;
   }
 
@@ -294,11 +304,12 @@ export class PostgresStore implements SessionStore {
   }
 
   /**
-   * A statement that removes live sessions, committed synchronously whatever the pool's setting, so that
-   * no destroyed or evicted session comes back after a database crash. Three more round trips, on calls
-   * that are rare next to reads and writes.
+   * A statement committed synchronously whatever the pool's setting: one that removes live sessions, so
+   * that no destroyed or evicted session comes back after a database crash, or one that inserts a moved
+   * session, which must outlive a crash once its copy in the previous store is gone. Three more round
+   * trips, on calls that are rare next to reads and writes.
    */
-  private async removing<Row extends pg.QueryResultRow = pg.QueryResultRow>(
+  private async durably<Row extends pg.QueryResultRow = pg.QueryResultRow>(
     sql: string,
     values: unknown[],
     { lockKey }: { lockKey?: string } = {},

@@ -60,6 +60,15 @@ redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return 1`);
 
+/** insert: create's writes, only when no hash (live, or expired within its grace) holds the id. */
+const INSERT = script(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'c', ARGV[2], 'l', ARGV[3], 'e', ARGV[4], 'd', ARGV[5])
+redis.call('PEXPIREAT', KEYS[1], ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return 1`);
+
 /** update: writes only while the session exists and is unexpired, so a destroyed session never comes back. */
 const WRITE_IF_LIVE = script(`
 local expiresAt = redis.call('HGET', KEYS[1], 'e')
@@ -209,7 +218,7 @@ export class RedisStore implements SessionStore {
    */
   async init(): Promise<void> {
     if (this.ownsClient && !this.client.isReady) await this.connectOrFail();
-    await Promise.all([CREATE, WRITE_IF_LIVE, GET_AND_ROLL, REMOVE_BY_EXPIRY, LIST_PAGE, INCREMENT].map((s) => this.client.scriptLoad(s.text)));
+    await Promise.all([CREATE, INSERT, WRITE_IF_LIVE, GET_AND_ROLL, REMOVE_BY_EXPIRY, LIST_PAGE, INCREMENT].map((s) => this.client.scriptLoad(s.text)));
   }
 
   async get(id: string, now: number, roll?: Rolling): Promise<SessionRecord | undefined> {
@@ -223,10 +232,12 @@ export class RedisStore implements SessionStore {
   }
 
   async create(id: string, record: SessionRecord): Promise<void> {
-    const { createdAt, lastSeenAt, expiresAt } = record;
-    await this.run(CREATE, [this.sessionKey(id), this.expiryIndex, this.activityIndex], [
-      id, String(createdAt), String(lastSeenAt), String(expiresAt), dataJsonOf(record), String(expiresAt + this.expiryGraceMs),
-    ]);
+    await this.run(CREATE, [this.sessionKey(id), this.expiryIndex, this.activityIndex], this.creationArgs(id, record));
+  }
+
+  /** As durable as Redis is configured to be (`appendonly`, `save`): the README's "Switching backends" says so. */
+  async insert(id: string, record: SessionRecord): Promise<boolean> {
+    return (await this.run(INSERT, [this.sessionKey(id), this.expiryIndex, this.activityIndex], this.creationArgs(id, record))) === 1;
   }
 
   async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
@@ -340,6 +351,12 @@ export class RedisStore implements SessionStore {
       // Its outcome arrives through the events above; connect() itself only settles once Redis answers.
       if (!this.client.isOpen) this.client.connect().catch(() => {});
     });
+  }
+
+  /** ARGV of CREATE and INSERT: id, the three times, the data, and when Redis drops the hash by itself. */
+  private creationArgs(id: string, record: SessionRecord): string[] {
+    const { createdAt, lastSeenAt, expiresAt } = record;
+    return [id, String(createdAt), String(lastSeenAt), String(expiresAt), dataJsonOf(record), String(expiresAt + this.expiryGraceMs)];
   }
 
   /** `changes`: the hash fields to set, as field, value, field, value… */

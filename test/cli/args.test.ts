@@ -34,6 +34,7 @@ describe('parseCommand', () => {
     assert.deepEqual(parseCommand(['events']), { name: 'events', follow: false, limit: 50, json: false });
     assert.deepEqual(parseCommand(['sessions', 'count']), { name: 'sessions count', json: false });
     assert.deepEqual(parseCommand(['dashboard']), { name: 'dashboard' });
+    assert.deepEqual(parseCommand(['migrate']), { name: 'migrate', dryRun: false, json: false });
   });
 
   test('every option, in any order; the bounds of --limit', () => {
@@ -43,6 +44,7 @@ describe('parseCommand', () => {
     assert.deepEqual(parseCommand(['events', '--limit', '1000']).name, 'events');
     assert.deepEqual(parseCommand(['sessions', 'end-all', '--yes', '--json']), { name: 'sessions end-all', json: true });
     assert.deepEqual(parseCommand(['sessions', 'purge-expired', '--json']), { name: 'sessions purge-expired', json: true });
+    assert.deepEqual(parseCommand(['migrate', '--json', '--dry-run']), { name: 'migrate', dryRun: true, json: true });
   });
 
   test('help: --help, -h and help, for everything or one group', () => {
@@ -52,6 +54,8 @@ describe('parseCommand', () => {
     }
     assert.deepEqual(parseCommand(['events', '--follow', '--help']), { name: 'help', topic: 'events' });
     assert.deepEqual(parseCommand(['dashboard', '-h']), { name: 'help', topic: 'dashboard' });
+    assert.deepEqual(parseCommand(['migrate', '--dry-run', '--help']), { name: 'help', topic: 'migrate' });
+    assert.deepEqual(parseCommand(['help', 'migrate']), { name: 'help', topic: 'migrate' });
   });
 
   test('an id, also one that starts with -, which parseArgs would take for an option', () => {
@@ -66,7 +70,10 @@ describe('parseCommand', () => {
     assertUsageError([], /^no command given$/);
     assertUsageError(['--verbose'], /^unknown option --verbose$/);
     assertUsageError(['session', 'list'], /^unknown command "session"$/);
-    assertUsageError(['help', 'migrate'], /^no help on "migrate"/);
+    assertUsageError(['help', 'migrations'], /^no help on "migrations": try sessions, events, migrate or dashboard$/);
+    assertUsageError(['migrate', '--dryrun'], /^migrate: unknown option --dryrun$/, 'sessionkeeper migrate');
+    assertUsageError(['migrate', '--dry-run=yes'], /^migrate: --dry-run takes no value$/, 'sessionkeeper migrate');
+    assertUsageError(['migrate', 'now'], /^migrate: unexpected argument "now"$/, 'sessionkeeper migrate');
     assertUsageError(['sessions', 'remove'], /^unknown sessions subcommand "remove": expected one of list, count, show, end, purge-expired, end-all$/, 'sessionkeeper sessions');
     assertUsageError(['sessions', 'list', '-x'], /^sessions list: unknown option -x$/, 'sessionkeeper sessions');
     assertUsageError(['sessions', 'list', '--limit'], /^sessions list: --limit needs a value$/, 'sessionkeeper sessions');
@@ -143,6 +150,7 @@ describe('output', () => {
     assert.ok(usage('all').includes('sessions end-all --yes') && usage('all').includes('sessionkeeper dashboard'));
     assert.ok(!usage('events').includes('sessions end-all') && usage('events').includes('--follow'));
     assert.ok(usage('dashboard').includes('ADMIN_PASSWORD (required)') && !usage('dashboard').includes('sessions list'));
-    for (const topic of ['all', 'sessions', 'events', 'dashboard'] as const) assert.match(usage(topic), /Exit status: 0 done/);
+    assert.ok(usage('migrate').includes('sessionkeeper migrate [--dry-run] [--json]') && !usage('migrate').includes('sessions list'));
+    for (const topic of ['all', 'sessions', 'events', 'migrate', 'dashboard'] as const) assert.match(usage(topic), /Exit status: 0 done/);
   });
 });

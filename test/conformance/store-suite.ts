@@ -103,6 +103,37 @@ export function runStoreConformance(name: string, makeFixture: () => Promise<Sto
       assert.deepEqual((await store.get(id, now))?.data, { v: 2 });
     });
 
+    test('insert stores a session only where the id is free, and keeps what holds it (live or expired)', async () => {
+      const now = Date.now();
+      const id = newId();
+      const first = record(now - 1000, { v: 1 });
+      assert.equal(await store.insert(id, first), true);
+      assert.deepEqual(await store.get(id, now), first, 'times and data as given');
+      assert.equal(await store.insert(id, record(now, { v: 2 })), false);
+      assert.deepEqual((await store.get(id, now))?.data, { v: 1 }, 'the first stays');
+      const expired = newId();
+      await store.create(expired, record(now - 5_000, { old: true }, 1_000));
+      assert.equal(await store.insert(expired, record(now, { v: 3 })), false, 'an expired session not yet swept still holds its id');
+      assert.deepEqual(await store.list({ limit: 10, sort: 'expiry', now }).then((page) => page.sessions.map((s) => s.id)), [id], 'indexed like a created session');
+    });
+
+    test('of two processes inserting one id at once, exactly one succeeds', async () => {
+      const peer = await fixture.openPeer();
+      await peer.init();
+      try {
+        const now = Date.now();
+        for (let round = 0; round < 10; round++) {
+          const id = newId();
+          const results = await Promise.all([store.insert(id, record(now, { by: 'a' })), peer.insert(id, record(now, { by: 'b' })), store.insert(id, record(now, { by: 'c' }))]);
+          assert.equal(results.filter(Boolean).length, 1, 'one winner');
+          const winner = ['a', 'b', 'c'][results.indexOf(true)];
+          assert.deepEqual((await store.get(id, now))?.data, { by: winner }, 'and its copy is the one stored');
+        }
+      } finally {
+        await peer.close();
+      }
+    });
+
     test('update rewrites a live session', async () => {
       const now = Date.now();
       const id = newId();

@@ -34,6 +34,8 @@ export interface SessionAppOptions {
   namespace?: StoreNamespace;
   /** A store of the test's own instead of the one the settings name: one that cannot answer, or a faulty one. */
   store?: SessionStore;
+  /** Likewise for the previous store of a backend switch (the settings still name its kind). */
+  previousStore?: SessionStore;
   /** Koa's `app.proxy`: trust X-Forwarded-* of a TLS proxy, as an app behind one does. */
   proxy?: boolean;
 }
@@ -44,7 +46,7 @@ export async function createSessionApp(kind: StoreKind, options: SessionAppOptio
   const logs = captureLogs('debug');
   const app = new Koa();
   app.proxy = options.proxy ?? false;
-  const sessions = await createSessionkeeper(app, testSessionOptions(namespace, options.sessions), { logger: logs.logger, store: options.store });
+  const sessions = await createSessionkeeper(app, testSessionOptions(namespace, options.sessions), { logger: logs.logger, store: options.store, previousStore: options.previousStore });
   let parked: (() => void) | undefined;
   let parkedReady: (() => void) | undefined;
   const parkedSignal = new Promise<void>((resolve) => (parkedReady = resolve));

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig, resolveConfig } from '../../middleware/config.ts';
+import { ConfigError, loadConfig, previousConnectionOf, resolveConfig } from '../../middleware/config.ts';
 
 describe('configuration', () => {
   test('every setting has its documented default', () => {
@@ -193,6 +193,24 @@ describe('configuration', () => {
     [{ SESSION_EVENTS_RETENTION: 'forever' }, /^SESSION_EVENTS_RETENTION="forever" is not valid/],
     [{ SESSION_EVENTS_RETENTION: '-1h' }, /^SESSION_EVENTS_RETENTION="-1h" is not valid/],
     [{ SESSION_EVENTS_RETENTION: '400d' }, /^SESSION_EVENTS_RETENTION="400d" is not valid: .*at most 365d$/],
+    [{ SESSION_STORE_PREVIOUS: 'mongo' }, /^SESSION_STORE_PREVIOUS="mongo" is not valid: expected file, redis, postgres$/],
+    [{ SESSION_STORE_PREVIOUS: 'File' }, /^SESSION_STORE_PREVIOUS="File" is not valid/],
+    [{ SESSION_STORE_PREVIOUS: 'file' }, /^SESSION_STORE_PREVIOUS=file names the same sessions as SESSION_STORE: to move between two file stores, set PREVIOUS_SESSION_FILE_DIR to where the sessions are now$/],
+    [{ SESSION_FILE_DIR: './var/sessions/', SESSION_STORE_PREVIOUS: 'file', PREVIOUS_SESSION_FILE_DIR: 'var/sessions' }, /^SESSION_STORE_PREVIOUS=file names the same sessions/],
+    [{ SESSION_STORE: 'redis', SESSION_STORE_PREVIOUS: 'redis' }, /^SESSION_STORE_PREVIOUS=redis names the same sessions as SESSION_STORE: .*set PREVIOUS_REDIS_URL or PREVIOUS_SESSION_REDIS_PREFIX/],
+    [{ SESSION_STORE: 'redis', SESSION_STORE_PREVIOUS: 'redis', PREVIOUS_REDIS_URL: 'redis://user:secret@127.0.0.1:6379/0' }, /^SESSION_STORE_PREVIOUS=redis names the same sessions/],
+    [
+      { SESSION_STORE: 'postgres', DATABASE_URL: 'postgres://a@db/x', SESSION_STORE_PREVIOUS: 'postgres', PREVIOUS_SESSION_PG_TABLE: 'public.sessionkeeper_sessions' },
+      /^SESSION_STORE_PREVIOUS=postgres names the same sessions as SESSION_STORE: .*PREVIOUS_DATABASE_URL or PREVIOUS_SESSION_PG_TABLE/,
+    ],
+    [{ SESSION_STORE_PREVIOUS: 'postgres' }, /^PREVIOUS_DATABASE_URL \(or DATABASE_URL\) is required when SESSION_STORE_PREVIOUS=postgres/],
+    [{ PREVIOUS_REDIS_URL: 'redis://127.0.0.1:6380' }, /^PREVIOUS_REDIS_URL is set but SESSION_STORE_PREVIOUS is not: set SESSION_STORE_PREVIOUS to the store sessions are moving away from, or remove PREVIOUS_REDIS_URL$/],
+    [{ PREVIOUS_SESSION_FILE_DIR: '/old' }, /^PREVIOUS_SESSION_FILE_DIR is set but SESSION_STORE_PREVIOUS is not/],
+    [{ SESSION_STORE_PREVIOUS: 'redis', PREVIOUS_REDIS_URL: 'http://127.0.0.1' }, /^PREVIOUS_REDIS_URL=\(hidden\) is not valid: expected a URL starting with redis:\/\/ or rediss:\/\/$/],
+    [{ SESSION_STORE_PREVIOUS: 'postgres', PREVIOUS_DATABASE_URL: 'mysql://u:hunter2@db/x' }, /^PREVIOUS_DATABASE_URL=\(hidden\) is not valid/],
+    [{ SESSION_STORE_PREVIOUS: 'redis', PREVIOUS_SESSION_REDIS_PREFIX: 'old app:' }, /^PREVIOUS_SESSION_REDIS_PREFIX="old app:" is not valid/],
+    [{ SESSION_STORE_PREVIOUS: 'postgres', DATABASE_URL: 'postgres://a@db/x', PREVIOUS_SESSION_PG_TABLE: 'Old-Table' }, /^PREVIOUS_SESSION_PG_TABLE="Old-Table" is not valid/],
+    [{ SESSION_STORE_PREVIOUS: 'file', PREVIOUS_SESSION_FILE_DIR: 'a\0b' }, /^PREVIOUS_SESSION_FILE_DIR=.* is not valid: expected a directory path$/],
   ];
   for (const [env, message] of invalid) {
     test(`refuses ${JSON.stringify(env)} with one clear line`, () => {
@@ -204,6 +222,20 @@ describe('configuration', () => {
       });
     });
   }
+
+  test('a backend switch: the previous store takes the current store\'s connection settings but for its PREVIOUS_ ones', () => {
+    const config = loadConfig({
+      SESSION_STORE: 'redis', SESSION_STORE_PREVIOUS: 'postgres', DATABASE_URL: 'postgres://a@db/x', PREVIOUS_SESSION_PG_TABLE: 'old_sessions',
+    });
+    assert.deepEqual(previousConnectionOf(config), {
+      store: 'postgres', fileDir: './var/sessions', pgTable: 'old_sessions', redisUrl: 'redis://127.0.0.1:6379', redisPrefix: 'sessionkeeper:', databaseUrl: 'postgres://a@db/x',
+    });
+    const sameKind = loadConfig({ SESSION_STORE: 'redis', SESSION_STORE_PREVIOUS: 'redis', PREVIOUS_SESSION_REDIS_PREFIX: 'old:', PREVIOUS_REDIS_URL: 'redis://10.0.0.2:6379' });
+    assert.equal(previousConnectionOf(sameKind)?.redisPrefix, 'old:');
+    assert.equal(previousConnectionOf(sameKind)?.redisUrl, 'redis://10.0.0.2:6379');
+    assert.equal(previousConnectionOf(loadConfig({})), undefined, 'no switch unless SESSION_STORE_PREVIOUS is set');
+    assert.equal(previousConnectionOf(resolveConfig({ previousStore: 'file', previousFileDir: '/srv/old', store: 'redis' }))?.fileDir, '/srv/old');
+  });
 
   test('__Host- and __Secure- cookie names are accepted in production, where cookies are Secure', () => {
     const keys = 'a-key-of-32-characters-012345678';

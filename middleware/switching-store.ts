@@ -1,0 +1,114 @@
+/**
+ * The store during a backend switch (`SESSION_STORE_PREVIOUS`): sessions are
+ * read from the current store first and, when it does not hold them, from the
+ * previous one, which moves them (`session-move.ts`); new sessions and changes
+ * go to the current store only; an ending removes a session from both.
+ * Listing, counting, sweeping and the cap are the current store's: the
+ * previous store has its own sweeper, and `sessionkeeper migrate` empties it.
+ */
+import type { GuardedSessionStore, GuardedStore, StoreBudget } from './guarded-store.ts';
+import { moveSession, settleDuplicate, type MoveOutcome } from './session-move.ts';
+import type { CounterRule, CounterState, ListOptions, Rolling, SessionPage, SessionRecord, SessionStore, StoreKind } from './store.ts';
+
+/** Told of each session this store moved (to record `session.moved`). */
+export type MoveRecorder = (id: string) => void;
+
+export class SwitchingStore implements GuardedSessionStore {
+  readonly kind: StoreKind;
+  readonly location: string;
+
+  /**
+   * @param current the store sessions go to, guarded.
+   * @param previous the store they come from, guarded on its own: its outages are logged as its own.
+   * @param recordMove told of each session a request moved.
+   */
+  constructor(readonly current: GuardedStore, readonly previous: GuardedStore, private readonly recordMove: MoveRecorder) {
+    this.kind = current.kind;
+    this.location = current.location;
+  }
+
+  /** The current store, unguarded. */
+  get inner(): SessionStore {
+    return this.current.inner;
+  }
+
+  get down(): boolean {
+    return this.current.down || this.previous.down;
+  }
+
+  withBudget(budget: StoreBudget): SwitchingStore {
+    return new SwitchingStore(this.current.withBudget(budget), this.previous.withBudget(budget), this.recordMove);
+  }
+
+  /** Both stores; one that does not answer yet is logged by its guard and retried on use. */
+  async init(): Promise<void> {
+    const [current, previous] = await Promise.allSettled([this.current.init(), this.previous.init()]);
+    if (current.status === 'rejected') throw current.reason;
+    if (previous.status === 'rejected') throw previous.reason;
+  }
+
+  /**
+   * The current store's session, or else the previous store's. A rolling read (a request's) moves a session
+   * found only in the previous store, then reads it from the current one, rolling it there when it is due;
+   * a plain read (the dashboard, the CLI looking) moves nothing. A previous store that does not answer fails
+   * the read (503): the session may be there, and a visitor is not logged out because a store is down.
+   */
+  async get(id: string, now: number, roll?: Rolling): Promise<SessionRecord | undefined> {
+    const record = await this.current.get(id, now, roll);
+    if (record) return record;
+    const left = await this.previous.get(id, now);
+    if (!left) {
+      // Missed in both: another process may have moved it between the two reads. Only a cookie the stores
+      // do not know (an ended or long-expired session) pays for this third read.
+      return this.current.get(id, now, roll);
+    }
+    if (!roll) return left;
+    await this.move(id, left);
+    return this.current.get(id, now, roll);
+  }
+
+  /** Moves one session read from the previous store (see `moveSession`). */
+  move(id: string, record: SessionRecord): Promise<MoveOutcome> {
+    return moveSession(this, id, record, () => this.recordMove(id));
+  }
+
+  /** Settles a session found in both stores (see `settleDuplicate`), recording the move when this call completed it. */
+  async settle(id: string, now: number): Promise<void> {
+    if (await settleDuplicate(this, id, now)) this.recordMove(id);
+  }
+
+  create(id: string, record: SessionRecord): Promise<void> { return this.current.create(id, record); }
+  insert(id: string, record: SessionRecord): Promise<boolean> { return this.current.insert(id, record); }
+  /** The current store's session only: a request that loaded its session moved it there first. */
+  update(id: string, record: SessionRecord, now: number): Promise<boolean> { return this.current.update(id, record, now); }
+
+  /**
+   * Removes the session from the previous store first, then from the current one: a move racing this call
+   * either finds the previous copy gone (and removes its own copy again) or has moved it before this call
+   * reaches the current store. Either order of arrival ends the session in both.
+   */
+  async destroy(id: string): Promise<boolean> {
+    const fromPrevious = await this.previous.destroy(id);
+    const fromCurrent = await this.current.destroy(id);
+    return fromPrevious || fromCurrent;
+  }
+
+  list(options: ListOptions): Promise<SessionPage> { return this.current.list(options); }
+  count(now: number): Promise<number> { return this.current.count(now); }
+  purgeExpired(now: number, batchSize: number): Promise<string[]> { return this.current.purgeExpired(now, batchSize); }
+  evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]> { return this.current.evictBeyond(maxCount, now, batchSize); }
+
+  /** Every session of both stores. */
+  async destroyAll(): Promise<number> {
+    const fromPrevious = await this.previous.destroyAll();
+    return fromPrevious + (await this.current.destroyAll());
+  }
+
+  increment(id: string, now: number, rule: CounterRule): Promise<CounterState> { return this.current.increment(id, now, rule); }
+  withNamespace(name: string): GuardedStore { return this.current.withNamespace(name); }
+  ping(): Promise<void> { return this.current.ping(); }
+
+  async close(): Promise<void> {
+    await Promise.all([this.current.close(), this.previous.close()]);
+  }
+}
