@@ -24,9 +24,11 @@ export async function runMigrateCommand(sessions: SessionkeeperCore, command: Mi
   const to = transition.current.kind;
   const started = performance.now();
   let progress: ReturnType<typeof migrationProgress> | undefined;
+  let total = 0;
   const summary = await migrateSessions(transition, sessions.sweeper, {
     dryRun: command.dryRun,
     onProgress: (soFar) => {
+      total = soFar.total;
       progress ??= migrationProgress(soFar.total, stderr);
       progress.update(soFar.moved + soFar.alreadyThere + soFar.expired + soFar.failed);
     },
@@ -35,6 +37,10 @@ export async function runMigrateCommand(sessions: SessionkeeperCore, command: Mi
   const leftInPrevious = await transition.previous.count(Date.now());
   if (command.json) stdout.write(jsonLine({ dryRun: command.dryRun, from, to, ...summary, leftInPrevious, seconds: Math.round(seconds * 10) / 10 }));
   else stdout.write(describe(summary, { dryRun: command.dryRun, from, to, seconds, leftInPrevious }));
+  // A mistyped PREVIOUS_… setting names an empty store (created by opening it), and "nothing left" would be misread.
+  if (total === 0) {
+    stderr.write(`the ${from} store at ${transition.previous.location} held no live session: if your sessions are elsewhere, correct SESSION_STORE_PREVIOUS and the PREVIOUS_… settings before removing them\n`);
+  }
   if (summary.failed > 0) {
     throw new CommandFailed(`${summary.failed} session${summary.failed === 1 ? '' : 's'} could not be moved and are still in the ${from} store: run sessionkeeper migrate again once both stores answer`);
   }

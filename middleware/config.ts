@@ -253,6 +253,15 @@ const PREVIOUS_CONNECTION = {
   previousDatabaseUrl: 'databaseUrl',
 } as const satisfies Partial<Record<PreviousOption, keyof StoreConnection>>;
 
+/** The kind of store each `PREVIOUS_…` connection setting is for. */
+const PREVIOUS_OPTION_KIND = {
+  previousFileDir: 'file',
+  previousPgTable: 'postgres',
+  previousRedisUrl: 'redis',
+  previousRedisPrefix: 'redis',
+  previousDatabaseUrl: 'postgres',
+} as const satisfies Record<keyof typeof PREVIOUS_CONNECTION, StoreKind>;
+
 /** The current store's connection. */
 export function currentConnectionOf(config: SessionkeeperConfig): StoreConnection {
   const { store, fileDir, pgTable, redisUrl, redisPrefix, databaseUrl } = config;
@@ -282,6 +291,11 @@ function checkPrevious(config: SessionkeeperConfig): void {
       throw new ConfigError(env, `${env} is set but SESSION_STORE_PREVIOUS is not: set SESSION_STORE_PREVIOUS to the store sessions are moving away from, or remove ${env}`);
     }
     return;
+  }
+  for (const [option, kind] of Object.entries(PREVIOUS_OPTION_KIND) as [keyof typeof PREVIOUS_CONNECTION, StoreKind][]) {
+    if (config[option] === undefined || kind === config.previousStore) continue;
+    const env = SETTINGS[option].env;
+    throw new ConfigError(env, `${env} is set but SESSION_STORE_PREVIOUS=${config.previousStore} does not use it: it is for a previous ${kind} store; remove it or correct SESSION_STORE_PREVIOUS`);
   }
   const previous = previousConnectionOf(config)!;
   if (previous.store === 'postgres' && !previous.databaseUrl) {

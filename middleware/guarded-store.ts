@@ -129,7 +129,19 @@ export class GuardedStore implements GuardedSessionStore {
     });
   }
   create(id: string, record: SessionRecord): Promise<void> { return this.#run('create', () => this.inner.create(id, record)); }
-  insert(id: string, record: SessionRecord): Promise<boolean> { return this.#run('insert', () => this.inner.insert(id, record)); }
+  /**
+   * `onLate` is told the outcome of an insert the guard gave up on (it timed out) but that the store went on
+   * to finish: a copy made after its caller stopped waiting is not left unaccounted for (see `session-move.ts`).
+   */
+  async insert(id: string, record: SessionRecord, onLate?: (inserted: boolean) => void): Promise<boolean> {
+    let pending: Promise<boolean> | undefined;
+    try {
+      return await this.#run('insert', () => (pending = this.inner.insert(id, record)));
+    } catch (err) {
+      if (onLate && pending) pending.then(onLate, () => undefined);
+      throw err;
+    }
+  }
   update(id: string, record: SessionRecord, now: number): Promise<boolean> { return this.#run('update', () => this.inner.update(id, record, now)); }
   destroy(id: string): Promise<boolean> { return this.#run('destroy', () => this.inner.destroy(id)); }
   list(options: ListOptions): Promise<SessionPage> { return this.#run('list', () => this.inner.list(options)); }

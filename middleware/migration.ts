@@ -8,7 +8,9 @@
  * nothing is written: the summary says what a run would do.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { newSessionId, publicIdOf } from './ids.ts';
 import { MOVE_SETTLE_MS } from './session-move.ts';
+import { ConfigError } from './settings.ts';
 import { liveIdBatches } from './store.ts';
 import type { Sweeper } from './sweeper.ts';
 import type { SwitchingStore } from './switching-store.ts';
@@ -21,7 +23,7 @@ export interface MigrationSummary {
   alreadyThere: number;
   /** Sessions that expired or were ended before they could be moved, and expired sessions swept from the previous store. */
   expired: number;
-  /** Sessions whose move failed (a store did not answer): still in the previous store, moved by the next run. */
+  /** Sessions whose move or settling failed (a store did not answer): still in the previous store, moved or settled by the next run. */
   failed: number;
 }
 
@@ -49,12 +51,14 @@ const DEFAULT_CONCURRENCY = 16;
 /**
  * Moves every session live in the previous store of `transition` to its current store; resolves to the
  * summary. `sweeper` removes (and logs) the previous store's expired sessions at the end, so that nothing
- * is left behind there once the switch is over. Rejects when the previous store cannot be read at all.
+ * is left behind there once the switch is over. Rejects when the previous store cannot be read at all, and
+ * with a ConfigError, before moving anything, when the two stores turn out to be one (see `assertTwoStores`).
  */
 export async function migrateSessions(transition: SwitchingStore, sweeper: Sweeper, options: MigrationOptions = {}): Promise<MigrationSummary> {
   const { dryRun = false, batchSize = DEFAULT_BATCH_SIZE, concurrency = DEFAULT_CONCURRENCY, settleMs = MOVE_SETTLE_MS, onProgress } = options;
   const summary: MigrationSummary = { moved: 0, alreadyThere: 0, expired: 0, failed: 0 };
   const total = await transition.previous.count(Date.now());
+  if (!dryRun) await assertTwoStores(transition);
   const inBoth: string[] = [];
   const tell = () => onProgress?.({ ...summary, total });
 
@@ -81,11 +85,38 @@ export async function migrateSessions(transition: SwitchingStore, sweeper: Sweep
   }
   if (!dryRun && inBoth.length > 0) {
     await sleep(settleMs);
-    await eachConcurrently(inBoth, concurrency, (id) => transition.settle(id, Date.now()).catch(() => undefined));
+    await eachConcurrently(inBoth, concurrency, (id) =>
+      transition.settle(id, Date.now()).catch(() => {
+        summary.failed += 1;
+      }),
+    );
   }
   if (!dryRun) summary.expired += await sweeper.sweepPreviousNow();
   tell();
   return summary;
+}
+
+/**
+ * Refuses settings that reach one store by two names (`localhost` and `127.0.0.1`, a directory and a symlink
+ * to it, a table by its search path): every session would look as if it were in both stores, and settling
+ * would remove the only copy. A record written in the current store (empty, removed again at once; a moment
+ * in the current store's list and count) is looked for in the previous one.
+ */
+async function assertTwoStores(transition: SwitchingStore): Promise<void> {
+  const probeId = publicIdOf(newSessionId());
+  const now = Date.now();
+  const { current, previous } = transition;
+  await current.create(probeId, { data: {}, createdAt: now, lastSeenAt: now, expiresAt: now + 60_000 });
+  try {
+    if (await previous.get(probeId, now)) {
+      throw new ConfigError(
+        'SESSION_STORE_PREVIOUS',
+        `SESSION_STORE_PREVIOUS names the same sessions as SESSION_STORE (${previous.location}), under another name: point the PREVIOUS_… settings at where the sessions are now; nothing was moved`,
+      );
+    }
+  } finally {
+    await current.destroy(probeId);
+  }
 }
 
 /** What became of one session: `in-both` when the current store holds it and a copy is still in the previous one. */

@@ -30,10 +30,15 @@ export type MoveOutcome =
   /** It was ended in the previous store while this call moved it; the copy was removed again. */
   | 'ended';
 
+/** The store a session is copied into: an insert that can report an outcome that came after a timeout. */
+export interface CopyTarget extends SessionStore {
+  insert(id: string, record: SessionRecord, onLate?: (inserted: boolean) => void): Promise<boolean>;
+}
+
 /** The two stores of a backend switch. */
 export interface MoveStores {
   /** `SESSION_STORE`: where sessions go. */
-  current: SessionStore;
+  current: CopyTarget;
   /** `SESSION_STORE_PREVIOUS`: where they come from. */
   previous: SessionStore;
 }
@@ -41,16 +46,23 @@ export interface MoveStores {
 /**
  * Moves one session, read from the previous store as `record`, to the current store. `onMoved` is called
  * once, by the one call that moved it (to record `session.moved`). Rejects when a store fails: the session
- * is then either still only in the previous store, or in both (see the module's comment), never lost.
+ * is then still only in the previous store, or in both (see the module's comment). An insert that timed
+ * out but lands later is finished in the background, as if it had answered in time: its copy is kept and
+ * the previous one removed, or, when the session was ended meanwhile, removed again.
  */
 export async function moveSession({ current, previous }: MoveStores, id: string, record: SessionRecord, onMoved: () => void): Promise<MoveOutcome> {
-  if (!(await current.insert(id, record))) return 'already-there';
-  if (await previous.destroy(id)) {
-    onMoved();
-    return 'moved';
-  }
-  await current.destroy(id);
-  return 'ended';
+  const finish = async (): Promise<MoveOutcome> => {
+    if (await previous.destroy(id)) {
+      onMoved();
+      return 'moved';
+    }
+    await current.destroy(id);
+    return 'ended';
+  };
+  const inserted = await current.insert(id, record, (late) => {
+    if (late) finish().catch(() => undefined); // a store that fails now is its guard's to log; the copies are settled by migrate
+  });
+  return inserted ? finish() : 'already-there';
 }
 
 /**
@@ -65,7 +77,9 @@ export async function settleDuplicate({ current, previous }: MoveStores, id: str
 }
 
 /**
- * How long a move in flight may still take to remove its session from the previous store: a request's
- * whole store budget (4.5 s) with a margin. A copy in both stores older than this was left by a crash.
+ * How long a move in flight may still take to remove its session from the previous store: its insert and its
+ * removal are each bounded (3 s a call, 4.5 s for a request's calls together), and an insert that timed out
+ * is finished once it lands (PostgreSQL's own timeouts end it within 6 s). A copy in both stores for longer
+ * than this was left by a crash.
  */
-export const MOVE_SETTLE_MS = 5_000;
+export const MOVE_SETTLE_MS = 10_000;

@@ -165,7 +165,8 @@ export async function openSessionkeeper(
   await store.init().catch(() => undefined); // logged by the guard; the store retries on use
   await eventLog.init().catch(() => undefined); // an append or a read retries it
 
-  const sweeper = new Sweeper(current, events, logger, {
+  // During a switch its evictions also remove any copy left in the previous store (SwitchingStore.evictBeyond).
+  const sweeper = new Sweeper(store, events, logger, {
     ...config,
     eventLog,
     onSweep: (seconds) => metrics.observeSweep(seconds),

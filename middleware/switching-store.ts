@@ -96,7 +96,15 @@ export class SwitchingStore implements GuardedSessionStore {
   list(options: ListOptions): Promise<SessionPage> { return this.current.list(options); }
   count(now: number): Promise<number> { return this.current.count(now); }
   purgeExpired(now: number, batchSize: number): Promise<string[]> { return this.current.purgeExpired(now, batchSize); }
-  evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]> { return this.current.evictBeyond(maxCount, now, batchSize); }
+  /**
+   * The current store's cap. An evicted session is also removed from the previous store, where a move cut short
+   * may have left a copy that a later read would otherwise move back; the eviction stands if that store fails.
+   */
+  async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]> {
+    const evicted = await this.current.evictBeyond(maxCount, now, batchSize);
+    await Promise.all(evicted.map((id) => this.previous.destroy(id).catch(() => false)));
+    return evicted;
+  }
 
   /** Every session of both stores. */
   async destroyAll(): Promise<number> {

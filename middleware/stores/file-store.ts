@@ -79,8 +79,8 @@ export class FileStore implements SessionStore {
 
   /**
    * Hard-links the written temporary file to the session's name, which fails with EEXIST whoever holds the
-   * name, in this process or another sharing the directory: one atomic create-if-absent, and synced like
-   * every session write before it becomes visible.
+   * name, in this process or another sharing the directory: one atomic create-if-absent. The file is synced
+   * before it becomes visible, like every session write, and the directory after, so the name survives a crash.
    */
   async insert(id: string, record: SessionRecord): Promise<boolean> {
     if (!isWellFormedPublicId(id)) throw new TypeError('FileStore: a session id must be a public id');
@@ -348,7 +348,7 @@ export class FileStore implements SessionStore {
           removeQuietly(tempPath);
           return false;
         }
-        if (onlyIfAbsent) return await linkUnlessTaken(tempPath, this.pathOf(id));
+        if (onlyIfAbsent) return (await linkUnlessTaken(tempPath, this.pathOf(id))) && (await this.syncDirectory());
         await rename(tempPath, this.pathOf(id));
         return true;
       });
@@ -370,6 +370,17 @@ export class FileStore implements SessionStore {
       await mkdir(this.location, { recursive: true, mode: 0o700 });
       return openInPool(tempPath);
     }
+  }
+
+  /** Syncs the directory, so that a name just linked into it survives a crash (an insert is durable); true. */
+  private async syncDirectory(): Promise<true> {
+    const fd = await new Promise<number>((resolve, reject) => open(this.location, 'r', (error, opened) => (error ? reject(error) : resolve(opened))));
+    try {
+      await fsyncInPool(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return true;
   }
 
   /** Removes a session file; true when this call removed it. */

@@ -30,11 +30,11 @@ export interface CliResult {
   ms: number;
 }
 
-/** Runs `sessionkeeper <args>` to its end. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/** Runs `sessionkeeper <args>` to its end; a run longer than `timeoutMs` is killed (status null). */
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = RUN_TIMEOUT_MS): Promise<CliResult> {
   const started = Date.now();
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX_LOADER, MAIN, ...args], { env: environment(env), timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--import', TSX_LOADER, MAIN, ...args], { env: environment(env), timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       const status = err ? ((err as { code?: unknown }).code as number | null) : 0;
       resolve({ status: typeof status === 'number' ? status : null, stdout, stderr, ms: Date.now() - started });
     });

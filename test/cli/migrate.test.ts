@@ -8,7 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { FileStore } from '../../middleware/stores/file-store.ts';
 import { migrationProgress } from '../../cli/progress.ts';
 import { idsStillStored, seedSessions } from '../helpers/seeded-sessions.ts';
 import { createNamespace, type StoreNamespace } from '../helpers/store-fixtures.ts';
@@ -39,8 +43,8 @@ async function openSwitch(from: StoreNamespace['kind'], to: StoreNamespace['kind
   };
 }
 
-// Three pairs at a time: each waits for its processes and for the settling of copies in both stores.
-describe('sessionkeeper migrate killed half-way and run again', { concurrency: 3 }, () => {
+// All pairs at once: most of each test is waiting, for its processes and for the settling of copies in both stores.
+describe('sessionkeeper migrate killed half-way and run again', { concurrency: true }, () => {
   for (const [from, to] of [...SWITCH_PAIRS, SAME_KIND_PAIR]) {
     test(`${from} to ${to}: every session ends up in the new store once, none in the old one`, async () => {
       const stores = await openSwitch(from, to);
@@ -52,14 +56,15 @@ describe('sessionkeeper migrate killed half-way and run again', { concurrency: 3
         const movedBeforeKill = await stores.current.count(Date.now());
         assert.ok(movedBeforeKill < SESSIONS, `killed half-way (${movedBeforeKill} of ${SESSIONS} moved)`);
 
-        const second = await runCli(['migrate', '--json'], stores.env);
+        // It waits MOVE_SETTLE_MS (10 s) before settling the copies the killed run left in both stores.
+        const second = await runCli(['migrate', '--json'], stores.env, 60_000);
         assert.equal(second.status, 0, second.stderr);
         const [summary] = jsonLines(second.stdout);
         assert.equal(summary!.failed, 0);
         assert.equal(summary!.leftInPrevious, 0);
         assert.ok(Number(summary!.moved) > 0 && Number(summary!.moved) <= SESSIONS - movedBeforeKill, 'the second run moved the rest');
         assert.deepEqual(await idsStillStored(stores.previous, ids), [], 'nothing left in the old store, not even a copy');
-        assert.equal(await stores.current.count(Date.now()), SESSIONS, 'every session in the new store, once');
+        assert.equal(await stores.current.count(Date.now()), SESSIONS, 'every session in the new store, and nothing else');
         for (const id of [ids[0]!, ids[SESSIONS >> 1]!, ids.at(-1)!]) assert.deepEqual((await stores.current.get(id, Date.now()))?.data, DATA);
 
       } finally {
@@ -120,6 +125,24 @@ describe('sessionkeeper migrate, its summary and its mistakes', () => {
     const run = await runCli(['migrate'], { ...stores.env, SESSION_STORE_PREVIOUS: 'mysql' });
     assert.equal(run.status, 2);
     assert.match(run.stderr, /^sessionkeeper: SESSION_STORE_PREVIOUS="mysql" is not valid: expected file, redis, postgres\n$/);
+  });
+
+  test('two names for one store: exit status 2 before anything is moved, every session still there', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sessionkeeper-alias-'));
+    const alias = `${dir}-alias`;
+    await symlink(dir, alias);
+    try {
+      const store = new FileStore({ dir });
+      const kept = await seedSessions(store, { count: 3 });
+      const run = await runCli(['migrate'], { ...testServerEnv(await namespaceOf('file')), SESSION_FILE_DIR: dir, SESSION_STORE_PREVIOUS: 'file', PREVIOUS_SESSION_FILE_DIR: alias });
+      assert.equal(run.status, 2, run.stderr);
+      assert.match(run.stderr, /^sessionkeeper: SESSION_STORE_PREVIOUS names the same sessions as SESSION_STORE \(.*\), under another name: point the PREVIOUS_… settings at where the sessions are now; nothing was moved\n$/);
+      assert.deepEqual(await idsStillStored(store, kept), kept);
+      assert.equal(await store.count(Date.now()), 3, 'and the probe is gone');
+    } finally {
+      await rm(alias, { force: true });
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('a previous store that does not answer: exit status 1, one line naming it, nothing moved', async () => {

@@ -36,6 +36,8 @@ export interface SessionAppOptions {
   store?: SessionStore;
   /** Likewise for the previous store of a backend switch (the settings still name its kind). */
   previousStore?: SessionStore;
+  /** Bound on each store call before a request gets 503 (ms). */
+  storeTimeoutMs?: number;
   /** Koa's `app.proxy`: trust X-Forwarded-* of a TLS proxy, as an app behind one does. */
   proxy?: boolean;
 }
@@ -46,7 +48,12 @@ export async function createSessionApp(kind: StoreKind, options: SessionAppOptio
   const logs = captureLogs('debug');
   const app = new Koa();
   app.proxy = options.proxy ?? false;
-  const sessions = await createSessionkeeper(app, testSessionOptions(namespace, options.sessions), { logger: logs.logger, store: options.store, previousStore: options.previousStore });
+  const sessions = await createSessionkeeper(app, testSessionOptions(namespace, options.sessions), {
+    logger: logs.logger,
+    store: options.store,
+    previousStore: options.previousStore,
+    storeTimeoutMs: options.storeTimeoutMs,
+  });
   let parked: (() => void) | undefined;
   let parkedReady: (() => void) | undefined;
   const parkedSignal = new Promise<void>((resolve) => (parkedReady = resolve));

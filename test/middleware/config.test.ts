@@ -206,6 +206,8 @@ describe('configuration', () => {
     [{ SESSION_STORE_PREVIOUS: 'postgres' }, /^PREVIOUS_DATABASE_URL \(or DATABASE_URL\) is required when SESSION_STORE_PREVIOUS=postgres/],
     [{ PREVIOUS_REDIS_URL: 'redis://127.0.0.1:6380' }, /^PREVIOUS_REDIS_URL is set but SESSION_STORE_PREVIOUS is not: set SESSION_STORE_PREVIOUS to the store sessions are moving away from, or remove PREVIOUS_REDIS_URL$/],
     [{ PREVIOUS_SESSION_FILE_DIR: '/old' }, /^PREVIOUS_SESSION_FILE_DIR is set but SESSION_STORE_PREVIOUS is not/],
+    [{ SESSION_STORE: 'redis', SESSION_STORE_PREVIOUS: 'file', PREVIOUS_REDIS_URL: 'redis://10.0.0.2' }, /^PREVIOUS_REDIS_URL is set but SESSION_STORE_PREVIOUS=file does not use it: it is for a previous redis store; remove it or correct SESSION_STORE_PREVIOUS$/],
+    [{ SESSION_STORE_PREVIOUS: 'redis', PREVIOUS_SESSION_PG_TABLE: 'old' }, /^PREVIOUS_SESSION_PG_TABLE is set but SESSION_STORE_PREVIOUS=redis does not use it/],
     [{ SESSION_STORE_PREVIOUS: 'redis', PREVIOUS_REDIS_URL: 'http://127.0.0.1' }, /^PREVIOUS_REDIS_URL=\(hidden\) is not valid: expected a URL starting with redis:\/\/ or rediss:\/\/$/],
     [{ SESSION_STORE_PREVIOUS: 'postgres', PREVIOUS_DATABASE_URL: 'mysql://u:hunter2@db/x' }, /^PREVIOUS_DATABASE_URL=\(hidden\) is not valid/],
     [{ SESSION_STORE_PREVIOUS: 'redis', PREVIOUS_SESSION_REDIS_PREFIX: 'old app:' }, /^PREVIOUS_SESSION_REDIS_PREFIX="old app:" is not valid/],

@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import type { LifecycleEvent } from '../../middleware/events.ts';
-import { publicIdOf } from '../../middleware/ids.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
 import { migrateSessions } from '../../middleware/migration.ts';
 import type { SessionStore } from '../../middleware/store.ts';
 import { interleaved, type InterleavedStore } from '../helpers/interleaved-store.ts';
@@ -24,6 +25,8 @@ import { cookieHeaderOf } from '../helpers/upload-forms.ts';
 
 /** No wait before settling copies in both stores: no move is in flight elsewhere when the test calls the migration. */
 const SETTLED_AT_ONCE = { settleMs: 0 };
+/** While requests move sessions too: a moment for their moves to finish first (MOVE_SETTLE_MS, in production). */
+const SETTLED_AFTER_REQUESTS = { settleMs: 1000 };
 
 for (const [from, to] of [...SWITCH_PAIRS, SAME_KIND_PAIR]) {
   describe(`switching from ${from} to ${to}`, () => {
@@ -84,7 +87,7 @@ for (const [from, to] of [...SWITCH_PAIRS, SAME_KIND_PAIR]) {
     test('requests of one session racing each other and a migration move it exactly once', async () => {
       const visitors = await Promise.all(Array.from({ length: 4 }, (_, n) => sessionOfOldProcess(`n=${n}`)));
       const reads = visitors.flatMap(({ cookie }) => Array.from({ length: 6 }, () => readThroughNewProcess(cookie)));
-      const migration = migrateSessions(newProcess.sessions.transition!, newProcess.sessions.sweeper, SETTLED_AT_ONCE);
+      const migration = migrateSessions(newProcess.sessions.transition!, newProcess.sessions.sweeper, SETTLED_AFTER_REQUESTS);
       const answers = await Promise.all(reads);
       await migration;
       for (const [index, res] of answers.entries()) assert.deepEqual(res.body.data, { n: String(Math.floor(index / 6)) }, 'every request saw its session');
@@ -144,14 +147,25 @@ for (const [from, to] of [...SWITCH_PAIRS, SAME_KIND_PAIR]) {
     });
 
     test('a session that expires while it moves is moved expired: never served, its expiry logged once', async () => {
-      const [id] = await seedSessions(previous, { count: 1, expiresInMs: 400 });
-      const record = (await previous.get(id!, Date.now()))!;
-      hooked.aroundNextInsert({ before: () => new Promise((resolve) => setTimeout(resolve, Math.max(0, record.expiresAt - Date.now()) + 20)) });
-      assert.equal(await newProcess.sessions.transition!.move(id!, record), 'moved');
-      assert.equal(await current.get(id!, Date.now()), undefined, 'never returned once expired');
+      const id = publicIdOf(newSessionId());
+      const now = Date.now();
+      const record = { data: { a: 1 }, createdAt: now, lastSeenAt: now, expiresAt: now + 300 };
+      await previous.create(id, record);
+      hooked.aroundNextInsert({ before: () => sleep(Math.max(0, record.expiresAt - Date.now()) + 20) });
+      assert.equal(await newProcess.sessions.transition!.move(id, record), 'moved');
+      assert.equal(await current.get(id, Date.now()), undefined, 'never returned once expired');
       await newProcess.sessions.sweeper.sweepNow();
       const expiries = events.filter((event) => event.event === 'session.expired' && event.sid === id);
       assert.deepEqual(expiries.map((event) => event.store), [to], 'logged once, by the store that held it');
+    });
+
+    test('evicting a session also removes a copy a move cut short left in the previous store', async () => {
+      const { cookie, id } = await sessionOfOldProcess();
+      assert.equal(await current.insert(id, (await previous.get(id, Date.now()))!), true);
+      const evicted = await newProcess.sessions.store.evictBeyond(0, Date.now(), 1000);
+      assert.ok(evicted.includes(id));
+      assert.equal(await previous.get(id, 0), undefined, 'no copy left to move back');
+      assert.deepEqual((await readThroughNewProcess(cookie)).body.data, {}, 'the evicted session stays ended');
     });
 
     test('migrate moves every live session once, counts what was there or expired, and sweeps what expired in the previous store', async () => {

@@ -39,12 +39,12 @@ for (const from of STORE_KINDS) {
       const cookie = cookieHeaderOf(res);
       // Gone from the current store: only the previous store could still hold it.
       await app.sessions.store.inner.destroy(publicIdOf(/sid=([^;]+)/.exec(cookie)![1]!));
-      const started = Date.now();
       for (let i = 0; i < 3; i++) {
+        const started = Date.now();
         const refused = await request(app.app.callback()).get('/read').set('Cookie', cookie);
         assert.equal(refused.status, 503);
+        assert.ok(Date.now() - started < 5000, 'within 5 s');
       }
-      assert.ok(Date.now() - started < 3 * 5000, 'each within 5 s');
       const outages = app.logs.lines().filter((line) => line.msg === 'session store unavailable');
       assert.deepEqual(outages.map((line) => line.store), [from], 'one line, naming the previous store');
     });
@@ -53,6 +53,14 @@ for (const from of STORE_KINDS) {
       const res = await request(app.app.callback()).post('/write?fresh=yes').expect(200);
       const read = await request(app.app.callback()).get('/read').set('Cookie', cookieHeaderOf(res)).expect(200);
       assert.deepEqual(read.body.data, { fresh: 'yes' });
+    });
+
+    test('ending a session needs both stores: 503, and the session is still there once the store answers', async () => {
+      const res = await request(app.app.callback()).post('/write?keep=1').expect(200);
+      const cookie = cookieHeaderOf(res);
+      await request(app.app.callback()).post('/forget').set('Cookie', cookie).expect(503);
+      const read = await request(app.app.callback()).get('/read').set('Cookie', cookie).expect(200);
+      assert.deepEqual(read.body.data, { keep: '1' }, 'not ended in one store only, where a copy in the other could come back');
     });
 
     test('the totals show the previous store down, and the current store\'s figures still', async () => {
