@@ -1,6 +1,6 @@
 /**
- * A backend switch whose previous store does not answer (each kind, pointed
- * at something that cannot answer): requests for sessions only it could hold
+ * A backend switch whose previous store does not answer (on every ordered
+ * pair, the previous store pointed at something that cannot answer): requests for sessions only it could hold
  * get 503 within the 5 s the current store's outages get, as for the current
  * store; new sessions and sessions already moved still work; the dashboard's
  * totals say which store is down; the migration fails with the store's error.
@@ -14,7 +14,7 @@ import { StoreUnavailableError, type StoreKind } from '../../middleware/store.ts
 import type { SessionkeeperOptions } from '../../middleware/config.ts';
 import { unreachableStore } from '../helpers/failing-stores.ts';
 import { createSessionApp, type SessionApp } from '../helpers/session-app.ts';
-import { STORE_KINDS } from '../helpers/store-fixtures.ts';
+import { SWITCH_PAIRS } from '../helpers/switch-fixtures.ts';
 import { cookieHeaderOf } from '../helpers/upload-forms.ts';
 import { publicIdOf } from '../../middleware/ids.ts';
 
@@ -23,8 +23,7 @@ function previousOfKind(kind: StoreKind): SessionkeeperOptions {
   return kind === 'postgres' ? { previousStore: kind, previousDatabaseUrl: 'postgres://postgres@127.0.0.1:1/test' } : { previousStore: kind };
 }
 
-for (const from of STORE_KINDS) {
-  const to = STORE_KINDS[(STORE_KINDS.indexOf(from) + 1) % STORE_KINDS.length]!;
+for (const [from, to] of SWITCH_PAIRS) {
   describe(`switching from a ${from} store that does not answer to ${to}`, () => {
     let app: SessionApp;
 
