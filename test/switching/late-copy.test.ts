@@ -13,10 +13,9 @@ import request from 'supertest';
 import type { LifecycleEvent } from '../../middleware/events.ts';
 import { publicIdOf } from '../../middleware/ids.ts';
 import type { SessionStore, StoreKind } from '../../middleware/store.ts';
-import { interleaved, type InterleavedStore } from '../helpers/interleaved-store.ts';
-import { createSessionApp, type SessionApp } from '../helpers/session-app.ts';
-import { createNamespace, type StoreNamespace } from '../helpers/store-fixtures.ts';
-import { previousOptionsOf } from '../helpers/switch-fixtures.ts';
+import type { InterleavedStore } from '../helpers/interleaved-store.ts';
+import type { SessionApp } from '../helpers/session-app.ts';
+import { openSwitchScenario, type SwitchScenario } from '../helpers/switch-scenario.ts';
 import { cookieHeaderOf } from '../helpers/upload-forms.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
@@ -28,36 +27,20 @@ const PAIRS: readonly (readonly [StoreKind, StoreKind])[] = [['file', 'redis'], 
 
 for (const [from, to] of PAIRS) {
   describe(`a copy into ${to} that lands after its request gave up (from ${from})`, () => {
-    let previousNamespace: StoreNamespace;
-    let currentNamespace: StoreNamespace;
+    let scenario: SwitchScenario;
     let oldProcess: SessionApp;
     let newProcess: SessionApp;
     let hooked: InterleavedStore;
     let previous: SessionStore;
     let current: SessionStore;
-    const events: LifecycleEvent[] = [];
+    let events: LifecycleEvent[];
 
     before(async () => {
-      previousNamespace = await createNamespace(from);
-      currentNamespace = await createNamespace(to);
-      oldProcess = await createSessionApp(from, { namespace: previousNamespace });
-      hooked = interleaved(currentNamespace.open());
-      newProcess = await createSessionApp(to, {
-        namespace: currentNamespace,
-        sessions: previousOptionsOf(previousNamespace),
-        store: hooked.store,
-        storeTimeoutMs: STORE_TIMEOUT_MS,
-      });
-      newProcess.sessions.events.on('event', (event: LifecycleEvent) => events.push(event));
-      previous = previousNamespace.open();
-      current = currentNamespace.open();
-      await Promise.all([previous.init(), current.init()]);
+      scenario = await openSwitchScenario(from, to, { storeTimeoutMs: STORE_TIMEOUT_MS });
+      ({ oldProcess, newProcess, hooked, previous, current, events } = scenario);
     });
 
-    after(async () => {
-      await Promise.all([oldProcess.close(), newProcess.close(), previous.close(), current.close()]);
-      await Promise.all([previousNamespace.remove(), currentNamespace.remove()]);
-    });
+    after(() => scenario.close());
 
     /** A visitor's request whose move times out; `landed` resolves once the store has made the copy after all. */
     async function slowMove(): Promise<{ cookie: string; id: string; landed: Promise<void> }> {

@@ -16,11 +16,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
 import { migrateSessions } from '../../middleware/migration.ts';
 import type { SessionStore } from '../../middleware/store.ts';
-import { interleaved, type InterleavedStore } from '../helpers/interleaved-store.ts';
+import type { InterleavedStore } from '../helpers/interleaved-store.ts';
 import { seedSessions } from '../helpers/seeded-sessions.ts';
-import { createSessionApp, type SessionApp } from '../helpers/session-app.ts';
-import { createNamespace, type StoreNamespace } from '../helpers/store-fixtures.ts';
-import { previousOptionsOf, SAME_KIND_PAIR, SWITCH_PAIRS } from '../helpers/switch-fixtures.ts';
+import type { SessionApp } from '../helpers/session-app.ts';
+import { openSwitchScenario, type SwitchScenario } from '../helpers/switch-scenario.ts';
+import { SAME_KIND_PAIR, SWITCH_PAIRS } from '../helpers/switch-fixtures.ts';
 import { cookieHeaderOf } from '../helpers/upload-forms.ts';
 
 /** No wait before settling copies in both stores: no move is in flight elsewhere when the test calls the migration. */
@@ -30,34 +30,20 @@ const SETTLED_AFTER_REQUESTS = { settleMs: 1000 };
 
 for (const [from, to] of [...SWITCH_PAIRS, SAME_KIND_PAIR]) {
   describe(`switching from ${from} to ${to}`, () => {
-    let previousNamespace: StoreNamespace;
-    let currentNamespace: StoreNamespace;
-    /** A process not restarted yet: the previous store alone. */
+    let scenario: SwitchScenario;
     let oldProcess: SessionApp;
-    /** A process in transition mode, its current store hooked around inserts. */
     let newProcess: SessionApp;
     let hooked: InterleavedStore;
-    /** The two stores, opened apart from both processes, to look at what they hold. */
     let previous: SessionStore;
     let current: SessionStore;
-    const events: LifecycleEvent[] = [];
+    let events: LifecycleEvent[];
 
     before(async () => {
-      previousNamespace = await createNamespace(from);
-      currentNamespace = await createNamespace(to);
-      oldProcess = await createSessionApp(from, { namespace: previousNamespace });
-      hooked = interleaved(currentNamespace.open());
-      newProcess = await createSessionApp(to, { namespace: currentNamespace, sessions: previousOptionsOf(previousNamespace), store: hooked.store });
-      newProcess.sessions.events.on('event', (event: LifecycleEvent) => events.push(event));
-      previous = previousNamespace.open();
-      current = currentNamespace.open();
-      await Promise.all([previous.init(), current.init()]);
+      scenario = await openSwitchScenario(from, to);
+      ({ oldProcess, newProcess, hooked, previous, current, events } = scenario);
     });
 
-    after(async () => {
-      await Promise.all([oldProcess.close(), newProcess.close(), previous.close(), current.close()]);
-      await Promise.all([previousNamespace.remove(), currentNamespace.remove()]);
-    });
+    after(() => scenario.close());
 
     /** A visitor's session, made by the old process: its cookie and public id. */
     async function sessionOfOldProcess(query = 'upload=notes.txt'): Promise<{ cookie: string; id: string }> {
