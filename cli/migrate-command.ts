@@ -7,6 +7,7 @@
  */
 import { ConfigError } from '../middleware/settings.ts';
 import { migrateSessions, type MigrationSummary } from '../middleware/migration.ts';
+import type { SessionkeeperConfig } from '../middleware/config.ts';
 import type { SessionkeeperCore } from '../middleware/sessionkeeper.ts';
 import type { Command } from './args.ts';
 import { CommandFailed } from './errors.ts';
@@ -15,11 +16,16 @@ import { migrationProgress } from './progress.ts';
 
 export type MigrateCommand = Extract<Command, { name: 'migrate' }>;
 
+/** Throws ConfigError unless the settings name a previous store: checked before any store is opened. */
+export function assertSwitchConfigured(config: SessionkeeperConfig): void {
+  if (config.previousStore) return;
+  throw new ConfigError('SESSION_STORE_PREVIOUS', 'migrate moves sessions from SESSION_STORE_PREVIOUS to SESSION_STORE: set SESSION_STORE_PREVIOUS to the store they are in now (README: "Switching backends")');
+}
+
+/** Runs the migration on sessions opened with a previous store (`assertSwitchConfigured`). */
 export async function runMigrateCommand(sessions: SessionkeeperCore, command: MigrateCommand, { stdout, stderr }: Streams): Promise<void> {
-  const { transition } = sessions;
-  if (!transition) {
-    throw new ConfigError('SESSION_STORE_PREVIOUS', 'migrate moves sessions from SESSION_STORE_PREVIOUS to SESSION_STORE: set SESSION_STORE_PREVIOUS to the store they are in now (README: "Switching backends")');
-  }
+  assertSwitchConfigured(sessions.config);
+  const transition = sessions.transition!;
   const from = transition.previous.kind;
   const to = transition.current.kind;
   const started = performance.now();

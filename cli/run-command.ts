@@ -5,7 +5,7 @@
  */
 import type { Command } from './args.ts';
 import { runEventsCommand } from './events-command.ts';
-import { runMigrateCommand } from './migrate-command.ts';
+import { assertSwitchConfigured, runMigrateCommand } from './migrate-command.ts';
 import { closeWithin, loadCliConfig, openCliSessions } from './open-sessions.ts';
 import type { Streams } from './output.ts';
 import { runSessionsCommand } from './sessions-commands.ts';
@@ -13,7 +13,9 @@ import { runSessionsCommand } from './sessions-commands.ts';
 export type StoreCommand = Exclude<Command, { name: 'help' | 'dashboard' }>;
 
 export async function runStoreCommand(command: StoreCommand, env: NodeJS.ProcessEnv, streams: Streams): Promise<void> {
-  const sessions = await openCliSessions(loadCliConfig(env, { signsCookies: false }));
+  const config = loadCliConfig(env, { signsCookies: false });
+  if (command.name === 'migrate') assertSwitchConfigured(config);
+  const sessions = await openCliSessions(config);
   try {
     if (command.name === 'events') await runEventsCommand(sessions, command, streams);
     else if (command.name === 'migrate') await runMigrateCommand(sessions, command, streams);

@@ -30,15 +30,16 @@ export async function runSessionsCommand(sessions: SessionkeeperCore, command: S
       return;
     }
     case 'sessions count': {
-      const live = await sessions.store.count(nowMs);
-      const previous = sessions.transition && (await readStats(sessions, nowMs));
+      // During a switch the stats count both stores (and the current one once, as `live`).
+      const stats = sessions.transition && (await readStats(sessions, nowMs));
+      const live = stats ? stats.live : await sessions.store.count(nowMs);
       if (command.json) {
-        stdout.write(jsonLine(previous ? { live, previous: previous.previous, movedLastHour: previous.movedLastHour } : { live }));
+        stdout.write(jsonLine(stats ? { live, previous: stats.previous, movedLastHour: stats.movedLastHour } : { live }));
         return;
       }
       stdout.write(`${live}\n`);
       // stdout stays the one number scripts read; the switch is told beside it, for the operator.
-      if (previous?.previous) stderr.write(`${describeSwitch(previous.previous, previous.movedLastHour ?? 0)}\n`);
+      if (stats?.previous) stderr.write(`${describeSwitch(stats.previous, stats.movedLastHour ?? 0)}\n`);
       return;
     }
     case 'sessions show': {

@@ -25,8 +25,11 @@ export type LogFormat = 'json' | 'pretty';
 /** `LOG_LEVEL`: pino's levels, most severe first; `silent` logs nothing. */
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
-/** The validated settings. Durations in ms, sizes in bytes. */
-export interface SessionkeeperConfig {
+/**
+ * Where one store's sessions are: its kind and the settings of its connection (the settings' own, for the
+ * current store; with the `PREVIOUS_…` ones over them, for the previous store of a backend switch).
+ */
+export interface StoreConnection {
   /** `SESSION_STORE`: which backend holds sessions. */
   store: StoreKind;
   /** `SESSION_FILE_DIR`: directory of the file store, created if missing. */
@@ -39,6 +42,10 @@ export interface SessionkeeperConfig {
   redisPrefix: string;
   /** `DATABASE_URL`: required when `store` is `postgres`. */
   databaseUrl: string | undefined;
+}
+
+/** The validated settings. Durations in ms, sizes in bytes. */
+export interface SessionkeeperConfig extends StoreConnection {
   /** `SESSION_TTL`: idle lifetime. */
   idleTtlMs: number;
   /** `SESSION_ABSOLUTE_TTL`: hard limit from creation; 0 = none. */
@@ -85,16 +92,6 @@ export interface SessionkeeperConfig {
   previousRedisPrefix?: string;
   /** `PREVIOUS_DATABASE_URL`. */
   previousDatabaseUrl?: string;
-}
-
-/** Where one store's sessions are: its kind and the settings of its connection. */
-export interface StoreConnection {
-  store: StoreKind;
-  fileDir: string;
-  pgTable: string;
-  redisUrl: string;
-  redisPrefix: string;
-  databaseUrl: string | undefined;
 }
 
 /** What a library user may pass: any subset of the settings, in their validated types. */

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { newSessionId, publicIdOf } from './ids.ts';
 import { MOVE_SETTLE_MS } from './session-move.ts';
 import { ConfigError } from './settings.ts';
-import { liveIdBatches } from './store.ts';
+import { liveIdBatches, MAX_PAGE_SIZE } from './store.ts';
 import type { Sweeper } from './sweeper.ts';
 import type { SwitchingStore } from './switching-store.ts';
 
@@ -56,6 +56,9 @@ const DEFAULT_CONCURRENCY = 16;
  */
 export async function migrateSessions(transition: SwitchingStore, sweeper: Sweeper, options: MigrationOptions = {}): Promise<MigrationSummary> {
   const { dryRun = false, batchSize = DEFAULT_BATCH_SIZE, concurrency = DEFAULT_CONCURRENCY, settleMs = MOVE_SETTLE_MS, onProgress } = options;
+  checkOption('batchSize', batchSize, 1, MAX_PAGE_SIZE);
+  checkOption('concurrency', concurrency, 1, 1000);
+  checkOption('settleMs', settleMs, 0, 3_600_000);
   const summary: MigrationSummary = { moved: 0, alreadyThere: 0, expired: 0, failed: 0 };
   const total = await transition.previous.count(Date.now());
   if (!dryRun) await assertTwoStores(transition);
@@ -139,6 +142,13 @@ async function lookAt(transition: SwitchingStore, id: string): Promise<Migration
 
 async function isInCurrent(transition: SwitchingStore, id: string): Promise<boolean> {
   return (await transition.current.get(id, Date.now())) !== undefined;
+}
+
+/** A zero or fractional batch or concurrency would move nothing, or page a store wrongly: refused up front. */
+function checkOption(name: string, value: number, min: number, max: number): void {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(`migrateSessions: ${name} must be a whole number from ${min} to ${max}, not ${value}`);
+  }
 }
 
 /** Runs `task` on every item, at most `concurrency` at a time. */

@@ -17,6 +17,7 @@ import { migrationProgress } from '../../cli/progress.ts';
 import { idsStillStored, seedSessions } from '../helpers/seeded-sessions.ts';
 import { createNamespace, type StoreNamespace } from '../helpers/store-fixtures.ts';
 import { previousEnvOf, SAME_KIND_PAIR, SWITCH_PAIRS } from '../helpers/switch-fixtures.ts';
+import { openSwitchStores } from '../helpers/switch-scenario.ts';
 import { testServerEnv } from '../helpers/test-settings.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { jsonLines, runCli, startCli } from './cli-process.ts';
@@ -25,22 +26,10 @@ import { jsonLines, runCli, startCli } from './cli-process.ts';
 const SESSIONS = 1000;
 const DATA = { upload: { fileName: 'notes.txt', lines: ['first', 'second'] } };
 
-/** Two fresh namespaces, the environment of a process switching from the first to the second, and both stores opened. */
+/** Two fresh stores of a switch, and the environment of a process switching from the first to the second. */
 async function openSwitch(from: StoreNamespace['kind'], to: StoreNamespace['kind']) {
-  const previousNamespace = await createNamespace(from);
-  const currentNamespace = await createNamespace(to);
-  const previous = previousNamespace.open();
-  const current = currentNamespace.open();
-  await Promise.all([previous.init(), current.init()]);
-  return {
-    previous,
-    current,
-    env: testServerEnv(currentNamespace, previousEnvOf(previousNamespace)),
-    async close() {
-      await Promise.all([previous.close(), current.close()]);
-      await Promise.all([previousNamespace.remove(), currentNamespace.remove()]);
-    },
-  };
+  const stores = await openSwitchStores(from, to);
+  return { ...stores, env: testServerEnv(stores.currentNamespace, previousEnvOf(stores.previousNamespace)) };
 }
 
 // All pairs at once: most of each test is waiting, for its processes and for the settling of copies in both stores.

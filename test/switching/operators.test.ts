@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
+import { migrateSessions } from '../../middleware/migration.ts';
 import type { SessionStore } from '../../middleware/store.ts';
 import { basicAuth } from '../helpers/dashboard-client.ts';
 import { idsStillStored, seedSessions } from '../helpers/seeded-sessions.ts';
@@ -76,5 +77,21 @@ describe('operators during a switch from PostgreSQL to files', () => {
     const expiries = site.events.slice(before).filter((event) => event.event === 'session.expired');
     assert.deepEqual(expiries.map((event) => `${event.sid} ${event.store}`).sort(), expired.map((id) => `${id} postgres`).sort());
     assert.deepEqual(await idsStillStored(previous, expired), []);
+  });
+
+  test('migrateSessions refuses a batch, a concurrency or a wait out of range, before touching a store', async () => {
+    const [kept] = await seedSessions(previous, { count: 1 });
+    const transition = site.sessions.transition!;
+    for (const [options, message] of [
+      [{ batchSize: 0 }, /^migrateSessions: batchSize must be a whole number from 1 to 1000, not 0$/],
+      [{ batchSize: 1001 }, /batchSize must be a whole number from 1 to 1000, not 1001$/],
+      [{ concurrency: 0 }, /^migrateSessions: concurrency must be a whole number from 1 to 1000, not 0$/],
+      [{ concurrency: 2.5 }, /concurrency must be a whole number from 1 to 1000, not 2.5$/],
+      [{ settleMs: -1 }, /^migrateSessions: settleMs must be a whole number from 0 to 3600000, not -1$/],
+      [{ settleMs: Number.NaN }, /settleMs must be a whole number from 0 to 3600000, not NaN$/],
+    ] as const) {
+      await assert.rejects(migrateSessions(transition, site.sessions.sweeper, options), (err: unknown) => err instanceof RangeError && message.test(err.message));
+    }
+    assert.deepEqual(await idsStillStored(previous, [kept!]), [kept], 'nothing moved');
   });
 });
