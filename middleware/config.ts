@@ -67,6 +67,10 @@ export interface SessionkeeperConfig extends StoreConnection {
   sweepIntervalMs: number;
   /** `SESSION_MAX_COUNT`: cap on live sessions; 0 = no cap. */
   maxCount: number;
+  /** `SESSION_MAX_PER_OWNER`: most live sessions one owner may hold (the least recently used goes first); 0 = no cap. */
+  maxPerOwner: number;
+  /** `SESSION_TRACK_DEVICE`: keep each new session's shortened user agent and client address (personal data). */
+  trackDevice: boolean;
   /** `SESSION_EVENTS_RETENTION`: how long the shared event log keeps lifecycle events. */
   eventsRetentionMs: number;
   /** `SESSION_MAX_BYTES`: largest session stored, as its data's UTF-8 JSON; a larger one is refused with SessionTooLargeError. */
@@ -150,6 +154,8 @@ const SETTINGS: SettingsTable<SessionkeeperOptions> = {
   // Node timers overflow past 2^31-1 ms (~24.8 days) and would then fire every millisecond.
   sweepIntervalMs: { env: 'SESSION_SWEEP_INTERVAL', ...duration(1000, false, 24) },
   maxCount: { env: 'SESSION_MAX_COUNT', ...integer(0, 1_000_000_000) },
+  maxPerOwner: { env: 'SESSION_MAX_PER_OWNER', ...integer(0, 1_000_000) },
+  trackDevice: { env: 'SESSION_TRACK_DEVICE', ...boolean },
   eventsRetentionMs: { env: 'SESSION_EVENTS_RETENTION', ...duration(60_000, false) },
   maxSessionBytes: { env: 'SESSION_MAX_BYTES', ...integer(1024, 128 * 1024 * 1024) },
   logLevel: { env: 'LOG_LEVEL', ...oneOf<LogLevel>('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent') },
@@ -171,6 +177,8 @@ export function defaultOptions(isTty = Boolean(process.stdout.isTTY)): Required<
     cookieName: 'sid',
     sweepIntervalMs: 60_000,
     maxCount: 0,
+    maxPerOwner: 0,
+    trackDevice: false,
     maxSessionBytes: 2 * 1024 * 1024,
     eventsRetentionMs: DAY_MS,
     logLevel: 'info',

@@ -37,6 +37,8 @@ export interface LifecycleEvent {
   count?: number;
   /** `sessions.purged`: which sessions it removed: the expired ones, or every session live or expired. */
   scope?: 'expired' | 'all';
+  /** Every event of an owned session: who it belongs to (`setSessionOwner`). */
+  owner?: string;
 }
 
 /** What a caller says of an event; `store` only when it is not this process's store (the previous store's expiries during a switch). */

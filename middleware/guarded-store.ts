@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from './logger.ts';
 import {
   StoreUnavailableError, wasRolledAt,
-  type CounterRule, type CounterState, type ListOptions, type Rolling, type SessionPage, type SessionRecord, type SessionStore, type StoreKind,
+  type CounterRule, type CounterState, type ListOptions, type RemovedSession, type Rolling, type SessionPage, type SessionRecord, type SessionStore, type StoreKind,
 } from './store.ts';
 import { InvalidCursorError } from './cursor.ts';
 import { within } from './time-limit.ts';
@@ -128,7 +128,9 @@ export class GuardedStore implements GuardedSessionStore {
       succeededAs: (record) => (wasRolledAt(record, now) ? 'write' : 'read'),
     });
   }
-  create(id: string, record: SessionRecord): Promise<void> { return this.#run('create', () => this.inner.create(id, record)); }
+  create(id: string, record: SessionRecord, maxPerOwner?: number): Promise<RemovedSession[]> {
+    return this.#run('create', () => this.inner.create(id, record, maxPerOwner));
+  }
   /**
    * `onLate` is told the outcome of an insert the guard gave up on (it timed out) but that the store went on
    * to finish: a copy made after its caller stopped waiting is not left unaccounted for (see `session-move.ts`).
@@ -150,12 +152,16 @@ export class GuardedStore implements GuardedSessionStore {
    * Not bounded in time: the store removes the sessions whether or not we wait, and the sweeper must
    * log each id it returns, so a late answer is never dropped. Each call is a bounded batch.
    */
-  purgeExpired(now: number, batchSize: number): Promise<string[]> {
+  purgeExpired(now: number, batchSize: number): Promise<RemovedSession[]> {
     return this.#run('purgeExpired', () => this.inner.purgeExpired(now, batchSize), { bounded: false });
   }
   /** Not bounded in time, for the same reason as `purgeExpired`. */
-  evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]> {
+  evictBeyond(maxCount: number, now: number, batchSize: number): Promise<RemovedSession[]> {
     return this.#run('evictBeyond', () => this.inner.evictBeyond(maxCount, now, batchSize), { bounded: false });
+  }
+  /** Not bounded in time, for the same reason as `purgeExpired`: each ended id gets its event, however late. */
+  endOwnerSessions(owner: string, now: number, except: readonly string[]): Promise<string[]> {
+    return this.#run('endOwnerSessions', () => this.inner.endOwnerSessions(owner, now, except), { bounded: false });
   }
   destroyAll(): Promise<number> { return this.#run('destroyAll', () => this.inner.destroyAll()); }
   increment(id: string, now: number, rule: CounterRule): Promise<CounterState> {

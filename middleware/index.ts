@@ -16,7 +16,8 @@ export {
 } from './config.ts';
 
 // What a route does with its visitor's session beyond reading and writing `ctx.session`.
-export { endSession, regenerateSession, sessionPublicId } from './koa-store-adapter.ts';
+export { endSession, regenerateSession, sessionOwner, sessionPublicId, setSessionOwner } from './koa-store-adapter.ts';
+export type { EndOwnerSessionOptions, EndOwnerSessionsOptions, OwnerSessions } from './owner-sessions.ts';
 export { SessionTooLargeError } from './session-too-large.ts';
 export { StoreUnavailableError } from './store.ts';
 
@@ -40,8 +41,8 @@ export { publicIdOf } from './ids.ts';
 // The store contract, for a store of your own, and the three stores, for one that shares your client or pool.
 export { InvalidCursorError } from './cursor.ts';
 export {
-  MAX_PAGE_SIZE, expiryOf, isDueToRoll,
-  type Lifetime, type Rolling, type CounterRule, type CounterState,
+  MAX_OWNER_LENGTH, MAX_PAGE_SIZE, expiryOf, isDueToRoll,
+  type DeviceFacts, type RemovedSession, type Lifetime, type Rolling, type CounterRule, type CounterState,
   type SessionStore, type SessionRecord, type SessionSummary, type SessionPage, type ListOptions, type ListSort, type StoreKind, type SessionData,
 } from './store.ts';
 export { FileStore, type FileStoreOptions } from './stores/file-store.ts';

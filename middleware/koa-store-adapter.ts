@@ -3,7 +3,8 @@ import type { DestroyedBy, SessionEvents } from './events.ts';
 import { type GuardedSessionStore, StoreBudget } from './guarded-store.ts';
 import { isWellFormedSessionId, publicIdOf } from './ids.ts';
 import { SessionTooLargeError } from './session-too-large.ts';
-import { expiryOf, wasRolledAt, type Rolling, type SessionData } from './store.ts';
+import { deviceFactsOf } from './device.ts';
+import { assertOwner, expiryOf, wasRolledAt, type DeviceFacts, type Rolling, type SessionData } from './store.ts';
 
 /**
  * What sessionkeeper knows of one request's session, kept on its Koa context so nothing leaks between
@@ -15,16 +16,37 @@ export interface RequestSession {
   /** The raw id last hashed, and its public id (the SHA-256 is taken once per request). */
   rawId?: string;
   publicId?: string;
-  /** The public id and creation time of the session this request loaded or created. */
-  loaded?: { id: string; createdAt: number };
+  /** The session this request loaded or created: public id, creation time, and the owner and device it was created with. */
+  loaded?: LoadedSession;
+  /** `setSessionOwner` at work: the owner the regenerated session gets. */
+  newOwner?: string;
   /** The read rolled the session forward: its cookie goes out again with the new expiry. */
   rolled: boolean;
   /** The session cookie was written or cleared for this response already. */
   cookieWritten: boolean;
   /** Who ended the session, for the `session.destroyed` event. */
   endedBy?: DestroyedBy;
-  /** A regeneration in progress: the old id and creation time, so the new id keeps the absolute lifetime. */
-  regenerating?: { previousSid?: string; createdAt?: number };
+  /**
+   * A regeneration in progress: the old id and creation time, so the new id keeps the absolute lifetime, and
+   * its owner and device, which the new id keeps too (unless `newOwner` says otherwise). Filled in only when the
+   * old session was still there to remove: a session ended meanwhile passes nothing on.
+   */
+  regenerating?: { previousSid?: string; createdAt?: number; owner?: string; device?: DeviceFacts };
+}
+
+/** What a request knows of the session it loaded or created. */
+export interface LoadedSession {
+  id: string;
+  createdAt: number;
+  owner?: string;
+  device?: DeviceFacts;
+}
+
+/** The settings the adapter works by: how sessions roll, how large they may be, the cap per owner and device tracking. */
+export interface AdapterSettings extends Rolling {
+  maxSessionBytes: number;
+  maxPerOwner: number;
+  trackDevice: boolean;
 }
 
 const REQUEST_SESSION = Symbol('sessionkeeper.requestSession');
@@ -66,6 +88,36 @@ export async function regenerateSession(ctx: Context): Promise<void> {
 /** The public id of the session this request loaded or created, if any. */
 export function sessionPublicId(ctx: Context): string | undefined {
   return requestSessionOf(ctx)?.loaded?.id;
+}
+
+/** Who the request's session belongs to, if it has an owner (`setSessionOwner`). */
+export function sessionOwner(ctx: Context): string | undefined {
+  return requestSessionOf(ctx)?.loaded?.owner;
+}
+
+/**
+ * Names who the request's session belongs to, after a sign-in. A session without an owner, or with another
+ * one, gets a new id first, as a login should (`session.regenerated`; a visitor without a session gets one,
+ * `session.created`), and the new id carries the owner from its creation: the store indexes it under the owner
+ * in the same step (and, with `SESSION_MAX_PER_OWNER`, evicts that owner's least recently used sessions beyond
+ * the cap). The same owner again changes nothing.
+ *
+ * @throws TypeError when `owner` is not a non-empty string of at most 512 characters without NUL.
+ */
+export async function setSessionOwner(ctx: Context, owner: string): Promise<void> {
+  assertOwner(owner);
+  const state = requestSessionOf(ctx);
+  if (!state) throw new TypeError('sessionkeeper: setSessionOwner was called outside sessionkeeper\'s middleware');
+  // Loads the session (koa-session reads it lazily) so the current owner is known.
+  const session = ctx.session;
+  if (!session) throw new TypeError('sessionkeeper: setSessionOwner was called after the session was ended in this request');
+  if (state.loaded?.owner === owner) return;
+  state.newOwner = owner;
+  try {
+    await regenerateSession(ctx);
+  } finally {
+    state.newOwner = undefined;
+  }
 }
 
 /** koa-session always passes the request's context; its types mark it optional. */
@@ -121,8 +173,7 @@ function storableData(json: Record<string, unknown>, maxBytes: number): { data: 
 export class KoaStoreAdapter {
   constructor(
     private readonly events: SessionEvents,
-    private readonly rolling: Rolling,
-    private readonly maxSessionBytes: number,
+    private readonly settings: AdapterSettings,
   ) {}
 
   async get(rawId: string, _maxAge: unknown, options: { ctx?: unknown }): Promise<SessionData | undefined> {
@@ -132,9 +183,9 @@ export class KoaStoreAdapter {
     const id = publicIdFor(state, rawId);
     const now = Date.now();
     // The read is the rolling refresh: when the session is due, the store moves its expiry in the same step.
-    const record = await state.store.get(id, now, this.rolling);
+    const record = await state.store.get(id, now, this.settings);
     if (!record) return undefined;
-    state.loaded = { id, createdAt: record.createdAt };
+    state.loaded = { id, createdAt: record.createdAt, owner: record.owner, device: record.device };
     state.rolled = wasRolledAt(record, now);
     return record.data;
   }
@@ -148,19 +199,28 @@ export class KoaStoreAdapter {
       // Unchanged: the read rolled it forward when it was due. Changed: rewrite it only if it still exists,
       // so a concurrent logout or an operator's purge wins.
       if (!options.changed) return;
-      const { data, dataJson } = storableData(json, this.maxSessionBytes);
-      const expiresAt = expiryOf(this.rolling, session.createdAt, now);
-      await state.store.update(id, { data, dataJson, createdAt: session.createdAt, lastSeenAt: now, expiresAt }, now);
+      const { data, dataJson } = storableData(json, this.settings.maxSessionBytes);
+      const expiresAt = expiryOf(this.settings, session.createdAt, now);
+      // The owner and device go along for a store that rewrites whole records; none changes them.
+      const { owner, device } = session;
+      await state.store.update(id, { data, dataJson, createdAt: session.createdAt, lastSeenAt: now, expiresAt, owner, device }, now);
       return;
     }
-    const { data, dataJson } = storableData(json, this.maxSessionBytes);
+    const { data, dataJson } = storableData(json, this.settings.maxSessionBytes);
+    const regenerating = state.regenerating;
     // A new id for an old session is not a new session: its absolute limit still counts from the first creation.
-    const createdAt = state.regenerating?.createdAt ?? now;
-    await state.store.create(id, { data, dataJson, createdAt, lastSeenAt: now, expiresAt: expiryOf(this.rolling, createdAt, now) });
-    state.loaded = { id, createdAt };
-    const previousSid = state.regenerating?.previousSid;
-    if (previousSid) this.events.record('session.regenerated', { sid: id, previousSid });
-    else this.events.record('session.created', { sid: id });
+    const createdAt = regenerating?.createdAt ?? now;
+    const owner = state.newOwner ?? regenerating?.owner;
+    // The device of a new owner's session is the one signing in now; a plain regeneration keeps what it had.
+    const device = this.settings.trackDevice ? (state.newOwner === undefined ? regenerating?.device : undefined) ?? deviceFactsOf(contextOf(options)) : undefined;
+    const record = { data, dataJson, createdAt, lastSeenAt: now, expiresAt: expiryOf(this.settings, createdAt, now), owner, device };
+    const evicted = await state.store.create(id, record, this.settings.maxPerOwner);
+    state.loaded = { id, createdAt, owner, device };
+    const ownerField = owner === undefined ? {} : { owner };
+    for (const gone of evicted) this.events.record('session.evicted', { sid: gone.id, ...ownerField });
+    const previousSid = regenerating?.previousSid;
+    if (previousSid) this.events.record('session.regenerated', { sid: id, previousSid, ...ownerField });
+    else this.events.record('session.created', { sid: id, ...ownerField });
   }
 
   async destroy(rawId: string, options: { ctx?: unknown }): Promise<void> {
@@ -170,10 +230,10 @@ export class KoaStoreAdapter {
     if (!isWellFormedSessionId(rawId)) return;
     const id = publicIdFor(state, rawId);
     const removed = await state.store.destroy(id);
-    const createdAt = state.loaded?.id === id ? state.loaded.createdAt : undefined;
+    const loaded = state.loaded?.id === id ? state.loaded : undefined;
     state.loaded = undefined;
     if (!removed) return;
-    if (state.regenerating) Object.assign(state.regenerating, { previousSid: id, createdAt });
-    else this.events.record('session.destroyed', { sid: id, by: state.endedBy ?? 'app' });
+    if (state.regenerating) Object.assign(state.regenerating, { previousSid: id, createdAt: loaded?.createdAt, owner: loaded?.owner, device: loaded?.device });
+    else this.events.record('session.destroyed', { sid: id, by: state.endedBy ?? 'app', ...(loaded?.owner === undefined ? {} : { owner: loaded.owner }) });
   }
 }

@@ -13,6 +13,7 @@ import { newSessionId } from './ids.ts';
 import { beginRequestSession, KoaStoreAdapter } from './koa-store-adapter.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { SessionMetrics } from './metrics.ts';
+import { ownerSessions, type OwnerSessions } from './owner-sessions.ts';
 import { SecurityLog } from './security-log.ts';
 import { sessionCookie } from './session-cookie.ts';
 import type { SessionStore } from './store.ts';
@@ -40,7 +41,7 @@ export interface SessionkeeperDependencies {
  * The sessions without a Koa app: the store, its events and event log, the
  * sweeper and the metrics. What the dashboard and the operator CLI work on.
  */
-export interface SessionkeeperCore {
+export interface SessionkeeperCore extends OwnerSessions {
   /** The validated settings, defaults applied (durations in ms, sizes in bytes). */
   config: SessionkeeperConfig;
   /**
@@ -116,7 +117,7 @@ export async function createSessionkeeper(
       secure: config.production,
       genid: newSessionId,
       externalKey: cookie,
-      store: new KoaStoreAdapter(events, config, config.maxSessionBytes),
+      store: new KoaStoreAdapter(events, config),
     },
     app,
   ) as Koa.Middleware;
@@ -174,6 +175,7 @@ export async function openSessionkeeper(
   if (transition) sweeper.alsoSweepPrevious(transition.previous);
   const namespaces = new Map<string, GuardedStore>();
   return {
+    ...ownerSessions(store, transition, events),
     config,
     store,
     transition,

@@ -7,6 +7,7 @@
  * usable cookie. All times are milliseconds since the Unix epoch.
  */
 
+import { createHash } from 'node:crypto';
 import type { EventLog } from './event-log/event-log.ts';
 
 /** The backends sessionkeeper ships. */
@@ -30,6 +31,27 @@ export interface SessionRecord {
    * writes this instead of encoding `data` again. Never returned by a read.
    */
   dataJson?: string;
+  /**
+   * Who the session belongs to (`setSessionOwner`): set when the session is created and never changed for
+   * its id (a new owner means a new id). Every store indexes sessions by owner with the session itself.
+   */
+  owner?: string;
+  /** The device the session was created on, kept only with `SESSION_TRACK_DEVICE` (personal data). Set at creation, like `owner`. */
+  device?: DeviceFacts;
+}
+
+/** What sessionkeeper keeps of a session's device with `SESSION_TRACK_DEVICE`: personal data, off by default. */
+export interface DeviceFacts {
+  /** The `User-Agent` header, shortened (see `device.ts`). */
+  userAgent: string;
+  /** The client's address as Koa gives it (`ctx.ip`: `X-Forwarded-For` only when the app trusts its proxy). */
+  address: string;
+}
+
+/** A session a store removed (expired, evicted, ended by owner): its public id and its owner, when it had one. */
+export interface RemovedSession {
+  id: string;
+  owner?: string;
 }
 
 /** What the dashboard shows of a session: never the values it holds. */
@@ -46,6 +68,10 @@ export interface SessionSummary {
   sizeBytes: number;
   /** Names of the top-level keys the session holds. */
   keys: string[];
+  /** Who the session belongs to, when it has an owner. */
+  owner?: string;
+  /** Its device facts, when they were tracked. */
+  device?: DeviceFacts;
 }
 
 /** The limits that roll a session forward as it is used (ms; `absoluteTtlMs` 0 = none). */
@@ -94,6 +120,8 @@ export interface ListOptions {
   sort: ListSort;
   /** Sessions with `expiresAt <= now` are not live and are not listed. */
   now: number;
+  /** Only this owner's sessions, read from the owner index: the store reads no other session. */
+  owner?: string;
 }
 
 /** One page of the session list. */
@@ -143,8 +171,13 @@ export interface SessionStore {
    * rolling refresh, one store call, and a session gone meanwhile is never written back.
    */
   get(id: string, now: number, roll?: Rolling): Promise<SessionRecord | undefined>;
-  /** Stores a new session, replacing any session with the same id. */
-  create(id: string, record: SessionRecord): Promise<void>;
+  /**
+   * Stores a new session, replacing any session with the same id, and indexes it under its owner if it has one.
+   * With `maxPerOwner` > 0 and an owned record, the same atomic step (across processes) first removes that
+   * owner's least recently used live sessions until `maxPerOwner - 1` remain, and returns them (the caller logs
+   * them as evicted); otherwise it returns an empty list.
+   */
+  create(id: string, record: SessionRecord, maxPerOwner?: number): Promise<RemovedSession[]>;
   /**
    * Stores a session only if the store holds nothing under this id, live or expired, in one atomic step
    * across processes, and durably (it survives a crash of the backend once this resolves). Returns false,
@@ -170,16 +203,22 @@ export interface SessionStore {
    */
   walkIds?(now: number, batchSize: number): AsyncIterable<string[]>;
   /**
-   * Removes up to `batchSize` sessions that expired at or before `now` and returns their ids.
-   * Atomic per session: when several processes purge at once, each id is returned by exactly one call.
+   * Removes up to `batchSize` sessions that expired at or before `now` (with their owner index entries) and
+   * returns them. Atomic per session: when several processes purge at once, each id is returned by exactly one call.
    */
-  purgeExpired(now: number, batchSize: number): Promise<string[]>;
+  purgeExpired(now: number, batchSize: number): Promise<RemovedSession[]>;
   /**
    * While more than `maxCount` sessions are live at `now`, removes those nearest to expiry, at most
    * `batchSize` per call, and returns their ids. Counting and removing are one step across processes:
    * several sweepers at once never evict more than the excess, and each id is returned by one call only.
    */
-  evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]>;
+  evictBeyond(maxCount: number, now: number, batchSize: number): Promise<RemovedSession[]>;
+  /**
+   * Removes the sessions of `owner` live at `now`, but those in `except`, reading the owner index and no other
+   * session, and returns the ids it removed. Each id is returned by one call only when several run at once;
+   * a session the owner creates meanwhile may be kept. Expired ones are left to `purgeExpired`.
+   */
+  endOwnerSessions(owner: string, now: number, except: readonly string[]): Promise<string[]>;
   /** Removes every session, live or expired, and returns how many there were. */
   destroyAll(): Promise<number>;
   /**
@@ -253,8 +292,40 @@ export function dataSizeBytes(data: SessionData): number {
 }
 
 /** What the dashboard shows of a stored session: its times, size and key names, never its values. */
-export function summaryOf(id: string, { data, createdAt, lastSeenAt, expiresAt }: SessionRecord): SessionSummary {
-  return { id, createdAt, lastSeenAt, expiresAt, sizeBytes: dataSizeBytes(data), keys: Object.keys(data) };
+export function summaryOf(id: string, { data, createdAt, lastSeenAt, expiresAt, owner, device }: SessionRecord): SessionSummary {
+  const summary: SessionSummary = { id, createdAt, lastSeenAt, expiresAt, sizeBytes: dataSizeBytes(data), keys: Object.keys(data) };
+  if (owner !== undefined) summary.owner = owner;
+  if (device !== undefined) summary.device = device;
+  return summary;
+}
+
+/** The longest owner a store accepts, in UTF-16 code units: room for an e-mail address or a long external id. */
+export const MAX_OWNER_LENGTH = 512;
+
+/**
+ * Why `owner` cannot name a session's owner, or undefined when it can: a non-empty, well-formed string of at
+ * most MAX_OWNER_LENGTH code units without NUL (which PostgreSQL's text refuses). Anything else is allowed:
+ * unicode, `:`, `*`, `{}`, `%`, quotes; stores never put an owner into a key or a path as it is.
+ */
+export function ownerProblem(owner: unknown): string | undefined {
+  if (typeof owner !== 'string') return `an owner must be a string, not ${owner === null ? 'null' : typeof owner}`;
+  if (owner.length === 0) return 'an owner must not be empty';
+  if (owner.length > MAX_OWNER_LENGTH) return `an owner must be at most ${MAX_OWNER_LENGTH} characters, not ${owner.length}`;
+  if (owner.includes('\0')) return 'an owner must not contain NUL characters';
+  // A lone surrogate does not survive UTF-8: it comes back as U+FFFD.
+  if (Buffer.from(owner, 'utf8').toString('utf8') !== owner) return 'an owner must be well-formed unicode (no lone surrogates)';
+  return undefined;
+}
+
+/** Throws a TypeError naming the problem unless `owner` can name a session's owner (see `ownerProblem`). */
+export function assertOwner(owner: unknown): asserts owner is string {
+  const problem = ownerProblem(owner);
+  if (problem) throw new TypeError(`sessionkeeper: ${problem}`);
+}
+
+/** The hex SHA-256 of an owner: how the stores name its index (a key, a directory), never the owner itself. */
+export function ownerDigest(owner: string): string {
+  return createHash('sha256').update(owner, 'utf8').digest('hex');
 }
 
 /** Names `withNamespace` accepts: they become part of a key prefix, a table name or a directory name. */

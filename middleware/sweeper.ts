@@ -2,7 +2,7 @@ import { setImmediate as yieldToRequests } from 'node:timers/promises';
 import type { EventLog } from './event-log/event-log.ts';
 import type { SessionEvents } from './events.ts';
 import type { Logger } from './logger.ts';
-import type { SessionStore, StoreKind } from './store.ts';
+import type { RemovedSession, SessionStore, StoreKind } from './store.ts';
 
 /** What one sweep removed. */
 export interface SweepReport {
@@ -155,18 +155,18 @@ export class Sweeper {
    * of `storeKind` when given) and telling `onBatch` the total removed so far.
    */
   async #drain(
-    removeBatch: () => Promise<string[]>,
+    removeBatch: () => Promise<RemovedSession[]>,
     event?: 'session.expired' | 'session.evicted',
     onBatch?: (total: number) => void,
     storeKind?: StoreKind,
   ): Promise<number> {
     let total = 0;
     for (;;) {
-      const ids = await removeBatch();
-      if (event) for (const sid of ids) this.events.record(event, storeKind ? { sid, store: storeKind } : { sid });
-      total += ids.length;
-      if (ids.length > 0) onBatch?.(total);
-      if (ids.length < this.#batchSize) return total;
+      const removed = await removeBatch();
+      if (event) for (const { id: sid, owner } of removed) this.events.record(event, { sid, ...(owner === undefined ? {} : { owner }), ...(storeKind ? { store: storeKind } : {}) });
+      total += removed.length;
+      if (removed.length > 0) onBatch?.(total);
+      if (removed.length < this.#batchSize) return total;
       await yieldToRequests(); // let requests run between batches
     }
   }

@@ -8,7 +8,7 @@
  */
 import type { GuardedSessionStore, GuardedStore, StoreBudget } from './guarded-store.ts';
 import { moveSession, settleDuplicate, type MoveOutcome } from './session-move.ts';
-import type { CounterRule, CounterState, ListOptions, Rolling, SessionPage, SessionRecord, SessionStore, StoreKind } from './store.ts';
+import type { CounterRule, CounterState, ListOptions, RemovedSession, Rolling, SessionPage, SessionRecord, SessionStore, StoreKind } from './store.ts';
 
 /** Told of each session this store moved (to record `session.moved`). */
 export type MoveRecorder = (id: string) => void;
@@ -75,7 +75,12 @@ export class SwitchingStore implements GuardedSessionStore {
     if (await settleDuplicate(this, id, now)) this.recordMove(id);
   }
 
-  create(id: string, record: SessionRecord): Promise<void> { return this.current.create(id, record); }
+  /** The current store's cap per owner; what it evicts is also removed from the previous store (see `evictBeyond`). */
+  async create(id: string, record: SessionRecord, maxPerOwner?: number): Promise<RemovedSession[]> {
+    const evicted = await this.current.create(id, record, maxPerOwner);
+    await this.alsoFromPrevious(evicted);
+    return evicted;
+  }
   insert(id: string, record: SessionRecord): Promise<boolean> { return this.current.insert(id, record); }
   /** The current store's session only: a request that loaded its session moved it there first. */
   update(id: string, record: SessionRecord, now: number): Promise<boolean> { return this.current.update(id, record, now); }
@@ -93,15 +98,29 @@ export class SwitchingStore implements GuardedSessionStore {
 
   list(options: ListOptions): Promise<SessionPage> { return this.current.list(options); }
   count(now: number): Promise<number> { return this.current.count(now); }
-  purgeExpired(now: number, batchSize: number): Promise<string[]> { return this.current.purgeExpired(now, batchSize); }
+  purgeExpired(now: number, batchSize: number): Promise<RemovedSession[]> { return this.current.purgeExpired(now, batchSize); }
   /**
    * The current store's cap. An evicted session is also removed from the previous store, where a move cut short
    * may have left a copy that a later read would otherwise move back; the eviction stands if that store fails.
    */
-  async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]> {
+  async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<RemovedSession[]> {
     const evicted = await this.current.evictBeyond(maxCount, now, batchSize);
-    await Promise.all(evicted.map((id) => this.previous.destroy(id).catch(() => false)));
+    await this.alsoFromPrevious(evicted);
     return evicted;
+  }
+
+  /**
+   * The owner's sessions in both stores, the previous one first, as `destroy` does: a move racing this call
+   * finds its source gone and takes its copy back, or has copied before this call reaches the current store.
+   */
+  async endOwnerSessions(owner: string, now: number, except: readonly string[]): Promise<string[]> {
+    const fromPrevious = await this.previous.endOwnerSessions(owner, now, except);
+    const fromCurrent = await this.current.endOwnerSessions(owner, now, except);
+    return [...new Set([...fromPrevious, ...fromCurrent])];
+  }
+
+  private async alsoFromPrevious(removed: RemovedSession[]): Promise<void> {
+    await Promise.all(removed.map(({ id }) => this.previous.destroy(id).catch(() => false)));
   }
 
   /** Every session of both stores. */

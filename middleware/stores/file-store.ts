@@ -15,10 +15,11 @@ import { decodeCursor, encodeCursor, type CursorPosition } from '../cursor.ts';
 import { isWellFormedPublicId } from '../ids.ts';
 import {
   assertNamespaceName, counterData, dataJsonOf, expiryOf, isDueToRoll, summaryOf,
-  type CounterRule, type CounterState, type Rolling, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
+  type CounterRule, type CounterState, type DeviceFacts, type RemovedSession, type Rolling, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
 import { FileEventLog } from '../event-log/file-event-log.ts';
 import { withLockFile } from './lock-file.ts';
-import { BoundedSelection, mapConcurrently, SESSION_FILE_SUFFIX, SessionDirectoryWalk, TEMP_FILE_PREFIX, walkSessionDirectory } from './file-index.ts';
+import { BoundedSelection, mapConcurrently, SESSION_FILE_SUFFIX, SessionDirectoryWalk, TEMP_FILE_PREFIX, walkSessionDirectory, type SessionFileHint } from './file-index.ts';
+import { FileOwnerIndex } from './file-owner-index.ts';
 
 /** What `new FileStore(…)` takes. */
 export interface FileStoreOptions {
@@ -53,9 +54,12 @@ export class FileStore implements SessionStore {
   readonly #pending = new Map<string, Promise<unknown>>();
   /** The directory walk a purge left open for the next batch (see `purgeExpired`). */
   #parkedWalk: { walk: SessionDirectoryWalk; timer: NodeJS.Timeout } | undefined;
+  /** Which sessions each owner has (see file-owner-index.ts). */
+  readonly #owners: FileOwnerIndex;
 
   constructor(options: FileStoreOptions) {
     this.location = resolve(options.dir);
+    this.#owners = new FileOwnerIndex(this.location, (id) => this.pathOf(id));
   }
 
   async init(): Promise<void> {
@@ -71,10 +75,40 @@ export class FileStore implements SessionStore {
     return (await this.write(id, rolled, () => this.isLive(id, now))) ? rolled : undefined;
   }
 
-  async create(id: string, record: SessionRecord): Promise<void> {
+  /**
+   * An owned session is indexed before its file is written. With a cap, creations for one owner take turns
+   * (a lock file per owner, which every process sharing the directory respects): each evicts what lies
+   * beyond the cap, as the one before left it, then links and writes.
+   */
+  async create(id: string, record: SessionRecord, maxPerOwner = 0): Promise<RemovedSession[]> {
     // Stores only ever get public ids; the id itself stays out of the message, in case it is a raw one.
     if (!isWellFormedPublicId(id)) throw new TypeError('FileStore: a session id must be a public id');
-    await this.write(id, record);
+    const owner = record.owner;
+    if (owner === undefined) {
+      this.#owners.unlink(id);
+      await this.write(id, record);
+      return [];
+    }
+    const createOwned = async () => {
+      const evicted = maxPerOwner > 0 ? await this.evictOwnerBeyond(owner, maxPerOwner - 1, record.lastSeenAt, id) : [];
+      await this.#owners.link(id, owner);
+      await this.write(id, record);
+      return evicted;
+    };
+    if (maxPerOwner <= 0) return createOwned();
+    await this.init();
+    const lockPath = this.#owners.lockPathOf(owner);
+    // Creations of this process for the owner queue here first, so only one of them at a time polls the lock file.
+    return this.exclusive(`owner:${lockPath}`, () => withLockFile(lockPath, createOwned));
+  }
+
+  /** Removes the owner's least recently used live sessions until `keep` remain (not counting `exceptId`). */
+  private async evictOwnerBeyond(owner: string, keep: number, now: number, exceptId: string): Promise<RemovedSession[]> {
+    const live = (await this.#owners.liveSessionsOf(owner, now)).filter(({ id }) => id !== exceptId);
+    live.sort((a, b) => b.lastSeenAt - a.lastSeenAt || compareIds(b.id, a.id));
+    const victims = live.slice(keep);
+    const evicted = await mapConcurrently(victims, ({ id }) => this.unlinkSession(id));
+    return evicted.filter((removed): removed is RemovedSession => removed !== undefined);
   }
 
   /**
@@ -84,7 +118,16 @@ export class FileStore implements SessionStore {
    */
   async insert(id: string, record: SessionRecord): Promise<boolean> {
     if (!isWellFormedPublicId(id)) throw new TypeError('FileStore: a session id must be a public id');
-    return this.write(id, record, undefined, { onlyIfAbsent: true });
+    if (record.owner === undefined) return this.write(id, record, undefined, { onlyIfAbsent: true });
+    await this.#owners.link(id, record.owner);
+    if (await this.write(id, record, undefined, { onlyIfAbsent: true })) return true;
+    // The id was taken: the index follows the session that holds it (the same owner, when it is the same session).
+    const holder = this.read(id);
+    if (holder?.owner !== record.owner) {
+      this.#owners.unlinkFrom(record.owner, id);
+      if (holder?.owner !== undefined) await this.#owners.link(id, holder.owner);
+    }
+    return false;
   }
 
   /** Reads nothing first: whether the session is still live is checked with the rename itself (see `isLive`). */
@@ -94,29 +137,30 @@ export class FileStore implements SessionStore {
   }
 
   async destroy(id: string): Promise<boolean> {
-    return isWellFormedPublicId(id) && this.unlinkSession(id);
+    return isWellFormedPublicId(id) && (await this.unlinkSession(id)) !== undefined;
   }
 
-  async list({ limit, cursor, sort, now }: ListOptions): Promise<SessionPage> {
+  /** With an owner, the candidates come from the owner's index, not a walk of the directory. */
+  async list({ limit, cursor, sort, now, owner }: ListOptions): Promise<SessionPage> {
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
     const order = sort === 'expiry' ? byExpiry : byActivity;
     // One candidate beyond the page says whether a next page exists.
     const selection = new BoundedSelection<CursorPosition>(limit + 1, order);
-    await walkSessionDirectory(this.location, {
-      session: ({ id, expiresAt, lastSeenAt }) => {
-        if (expiresAt <= now) return;
-        const position = { score: sort === 'expiry' ? expiresAt : lastSeenAt, id };
-        if (!after || order(position, after) > 0) selection.offer(position);
-      },
-    });
+    const offer = ({ id, expiresAt, lastSeenAt }: SessionFileHint) => {
+      if (expiresAt <= now) return;
+      const position = { score: sort === 'expiry' ? expiresAt : lastSeenAt, id };
+      if (!after || order(position, after) > 0) selection.offer(position);
+    };
+    if (owner === undefined) await walkSessionDirectory(this.location, { session: offer });
+    else for (const hint of await this.#owners.liveSessionsOf(owner, now)) offer(hint);
     const candidates = selection.values();
     const onPage = candidates.slice(0, limit);
     const records = onPage.map(({ id }) => this.read(id));
     const sessions: SessionSummary[] = [];
     onPage.forEach(({ id }, index) => {
       const record = records[index];
-      // Gone or expired since the walk: left out, the page stays in order.
-      if (record && record.expiresAt > now) sessions.push(summaryOf(id, record));
+      // Gone or expired since the walk (or, for an owner's page, no longer that owner's): left out, the page stays in order.
+      if (record && record.expiresAt > now && (owner === undefined || record.owner === owner)) sessions.push(summaryOf(id, record));
     });
     // The cursor follows the walk, so a session removed meanwhile never shifts the next page.
     const nextCursor = candidates.length > limit ? encodeCursor(onPage[onPage.length - 1]!) : null;
@@ -156,7 +200,7 @@ export class FileStore implements SessionStore {
    * walk open, and the next call (the sweeper's next batch, a moment later) resumes it where it stopped.
    * A walk nobody resumes within PARKED_WALK_MS is closed; a call that finds none starts a new one.
    */
-  async purgeExpired(now: number, batchSize: number): Promise<string[]> {
+  async purgeExpired(now: number, batchSize: number): Promise<RemovedSession[]> {
     if (batchSize < 1) return [];
     const walk = this.#resumePurgeWalk() ?? (await SessionDirectoryWalk.open(this.location, true));
     const candidates: string[] = [];
@@ -174,7 +218,7 @@ export class FileStore implements SessionStore {
       else this.#parkPurgeWalk(walk);
     }
     const purged = await mapConcurrently(candidates, (id) => this.purgeIfExpired(id, now));
-    return purged.filter((id): id is string => id !== undefined);
+    return purged.filter((removed): removed is RemovedSession => removed !== undefined);
   }
 
   /**
@@ -185,11 +229,11 @@ export class FileStore implements SessionStore {
    * sessions to two file operations each. Only the process whose unlink succeeds reports the id, so each
    * expiry is reported once.
    */
-  private purgeIfExpired(id: string, now: number): Promise<string | undefined> {
+  private purgeIfExpired(id: string, now: number): Promise<RemovedSession | undefined> {
     return this.exclusive(id, async () => {
       const stats = lstatSync(this.pathOf(id), { throwIfNoEntry: false });
       if (!stats?.isFile() || Math.round(stats.mtimeMs) > now) return undefined;
-      return (await this.removeFile(id)) ? id : undefined;
+      return this.removeFile(id);
     });
   }
 
@@ -210,7 +254,7 @@ export class FileStore implements SessionStore {
   }
 
 
-  async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]> {
+  async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<RemovedSession[]> {
     // Evictors take turns through a lock file, so each counts what the one before left.
     return withLockFile(join(this.location, EVICTION_LOCK_NAME), async () => {
       let live = 0;
@@ -223,9 +267,23 @@ export class FileStore implements SessionStore {
         },
       });
       const victims = selection.values().slice(0, Math.max(0, live - maxCount));
-      const evicted = await mapConcurrently(victims, async ({ id }) => ((await this.unlinkSession(id)) ? id : undefined));
-      return evicted.filter((id): id is string => id !== undefined);
+      const evicted = await mapConcurrently(victims, ({ id }) => this.unlinkSession(id));
+      return evicted.filter((removed): removed is RemovedSession => removed !== undefined);
     });
+  }
+
+  /** The owner's index names the candidates; each is removed as `destroy` removes one, if it is live and still that owner's. */
+  async endOwnerSessions(owner: string, now: number, except: readonly string[]): Promise<string[]> {
+    const skipped = new Set(except);
+    const candidates = (await this.#owners.liveSessionsOf(owner, now)).filter(({ id }) => !skipped.has(id));
+    const ended = await mapConcurrently(candidates, ({ id }) =>
+      this.exclusive(id, async () => {
+        const record = this.read(id);
+        if (!record || record.expiresAt <= now || record.owner !== owner) return undefined;
+        return (await this.removeFile(id)) ? id : undefined;
+      }),
+    );
+    return ended.filter((id): id is string => id !== undefined);
   }
 
   async destroyAll(): Promise<number> {
@@ -383,20 +441,25 @@ export class FileStore implements SessionStore {
     return true;
   }
 
-  /** Removes a session file; true when this call removed it. */
-  private unlinkSession(id: string): Promise<boolean> {
+  /** Removes a session file and its owner index entries; what it removed, or undefined when it was not there. */
+  private unlinkSession(id: string): Promise<RemovedSession | undefined> {
     return this.exclusive(id, () => this.removeFile(id));
   }
 
-  /** Unlinks a session file (callers hold `exclusive`); true when this call removed it. */
-  private async removeFile(id: string): Promise<boolean> {
+  /**
+   * Unlinks a session file (callers hold `exclusive`), then its owner index entries; what this call removed,
+   * or undefined. An owned session's file is read first, for its owner: the index keeps only a digest.
+   */
+  private async removeFile(id: string): Promise<RemovedSession | undefined> {
+    const owner = this.#owners.linkedDigest(id) === undefined ? undefined : this.read(id)?.owner;
     try {
       await unlink(this.pathOf(id));
-      return true;
     } catch (error) {
-      if (isNotFound(error)) return false;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
+    this.#owners.unlink(id);
+    return owner === undefined ? { id } : { id, owner };
   }
 
   /** Runs `task` after every earlier exclusive task on the same key (a session id, or a counter's lock) has settled. */
@@ -424,9 +487,11 @@ const byActivity = (a: CursorPosition, b: CursorPosition) => b.score - a.score |
 
 /** A StoredSession as JSON, the data's own encoding spliced in when the caller passed one (it is valid JSON of an object). */
 function serialize(record: SessionRecord): string {
-  const { createdAt, lastSeenAt, expiresAt } = record;
-  const times: Omit<StoredSession, 'data'> = { v: FORMAT_VERSION, createdAt, lastSeenAt, expiresAt };
-  return `${JSON.stringify(times).slice(0, -1)},"data":${dataJsonOf(record)}}`;
+  const { createdAt, lastSeenAt, expiresAt, owner, device } = record;
+  const fields: Omit<StoredSession, 'data'> = { v: FORMAT_VERSION, createdAt, lastSeenAt, expiresAt };
+  if (owner !== undefined) fields.owner = owner;
+  if (device !== undefined) fields.device = device;
+  return `${JSON.stringify(fields).slice(0, -1)},"data":${dataJsonOf(record)}}`;
 }
 
 /**
@@ -456,10 +521,18 @@ function parseSessionFile(text: string): SessionRecord | undefined {
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null || parsed.v !== FORMAT_VERSION) return undefined;
-  const { data, createdAt, lastSeenAt, expiresAt } = parsed;
+  const { data, createdAt, lastSeenAt, expiresAt, owner, device } = parsed;
   const timesValid = [createdAt, lastSeenAt, expiresAt].every((time) => Number.isFinite(time));
   if (!timesValid || typeof data !== 'object' || data === null || Array.isArray(data)) return undefined;
-  return { data, createdAt: createdAt!, lastSeenAt: lastSeenAt!, expiresAt: expiresAt! };
+  const record: SessionRecord = { data, createdAt: createdAt!, lastSeenAt: lastSeenAt!, expiresAt: expiresAt! };
+  if (typeof owner === 'string') record.owner = owner;
+  if (isDeviceFacts(device)) record.device = device;
+  return record;
+}
+
+function isDeviceFacts(value: unknown): value is DeviceFacts {
+  const facts = value as DeviceFacts | null | undefined;
+  return typeof facts?.userAgent === 'string' && typeof facts.address === 'string';
 }
 
 function readWithoutTouchingAtime(path: string): string {

@@ -9,7 +9,7 @@ import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { PostgresEventLog } from '../event-log/postgres-event-log.ts';
 import {
   assertNamespaceName, dataJsonOf,
-  type CounterRule, type CounterState, type Rolling, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary,
+  type DeviceFacts, type RemovedSession, type SessionData, type CounterRule, type CounterState, type Rolling, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary,
 } from '../store.ts';
 import { MAX_IDENTIFIER_LENGTH, namespacedTableName } from './postgres-names.ts';
 import { createUnderSchemaLock, schemaLockKey, tableDigest } from './postgres-schema.ts';
@@ -46,7 +46,10 @@ const OWN_POOL_SETTINGS = {
   options: '-c synchronous_commit=off',
 } satisfies pg.PoolConfig;
 
-const SUMMARY_COLUMNS = 'id, created_at_ms, last_seen_at_ms, expires_at_ms, size_bytes, key_names';
+const SUMMARY_COLUMNS = 'id, created_at_ms, last_seen_at_ms, expires_at_ms, size_bytes, key_names, owner, device';
+const RECORD_COLUMNS = 'data, created_at_ms, last_seen_at_ms, expires_at_ms, owner, device';
+const INSERT_COLUMNS = '(id, data, key_names, created_at_ms, last_seen_at_ms, expires_at_ms, size_bytes, owner, device)';
+const INSERT_VALUES = 'VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)';
 
 interface SummaryRow {
   id: string;
@@ -55,6 +58,17 @@ interface SummaryRow {
   expires_at_ms: string;
   size_bytes: number;
   key_names: string[];
+  owner: string | null;
+  device: DeviceFacts | null;
+}
+
+interface RecordRow {
+  data: SessionData;
+  created_at_ms: string;
+  last_seen_at_ms: string;
+  expires_at_ms: string;
+  owner: string | null;
+  device: DeviceFacts | null;
 }
 
 /** Sessions in a PostgreSQL table, shared by every process that uses the same table. Its methods keep the SessionStore contract. */
@@ -122,50 +136,69 @@ export class PostgresStore implements SessionStore {
              UPDATE ${this.table} SET last_seen_at_ms = $2,
                expires_at_ms = CASE WHEN $4::bigint > 0 THEN LEAST($2 + $3::bigint, created_at_ms + $4::bigint) ELSE $2 + $3::bigint END
              WHERE id = $1 AND expires_at_ms > $2 AND last_seen_at_ms <= $2 - $5::bigint
-             RETURNING data, created_at_ms, last_seen_at_ms, expires_at_ms)
+             RETURNING ${RECORD_COLUMNS})
            SELECT * FROM rolled
            UNION ALL
-           SELECT data, created_at_ms, last_seen_at_ms, expires_at_ms FROM ${this.table}
+           SELECT ${RECORD_COLUMNS} FROM ${this.table}
            WHERE id = $1 AND expires_at_ms > $2 AND NOT EXISTS (SELECT 1 FROM rolled)`,
           [id, now, roll.idleTtlMs, roll.absoluteTtlMs, roll.touchAfterMs ?? 0],
         )
       : await this.prepared(
           'get',
-          `SELECT data, created_at_ms, last_seen_at_ms, expires_at_ms FROM ${this.table} WHERE id = $1 AND expires_at_ms > $2`,
+          `SELECT ${RECORD_COLUMNS} FROM ${this.table} WHERE id = $1 AND expires_at_ms > $2`,
           [id, now],
         );
-    const row = rows[0];
+    const row = rows[0] as RecordRow | undefined;
     if (!row) return undefined;
-    return { data: row.data, createdAt: Number(row.created_at_ms), lastSeenAt: Number(row.last_seen_at_ms), expiresAt: Number(row.expires_at_ms) };
+    const record: SessionRecord = { data: row.data, createdAt: Number(row.created_at_ms), lastSeenAt: Number(row.last_seen_at_ms), expiresAt: Number(row.expires_at_ms) };
+    if (row.owner !== null) record.owner = row.owner;
+    if (row.device !== null) record.device = row.device;
+    return record;
   }
 
-  async create(id: string, record: SessionRecord): Promise<void> {
-    await this.prepared(
-      'create',
-      `INSERT INTO ${this.table} (id, data, key_names, created_at_ms, last_seen_at_ms, expires_at_ms, size_bytes)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
+  /**
+   * One upsert. With a cap on the owner's sessions, a transaction instead: it takes a lock per owner (so
+   * processes creating sessions for one owner take turns and each counts what the one before left), removes
+   * the owner's least recently used live sessions beyond `maxPerOwner - 1`, inserts, and commits synchronously,
+   * since it removed live sessions.
+   */
+  async create(id: string, record: SessionRecord, maxPerOwner = 0): Promise<RemovedSession[]> {
+    const upsert = `INSERT INTO ${this.table} ${INSERT_COLUMNS} ${INSERT_VALUES}
        ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, key_names = EXCLUDED.key_names, created_at_ms = EXCLUDED.created_at_ms,
-         last_seen_at_ms = EXCLUDED.last_seen_at_ms, expires_at_ms = EXCLUDED.expires_at_ms, size_bytes = EXCLUDED.size_bytes`,
-      rowValues(id, record),
-    );
+         last_seen_at_ms = EXCLUDED.last_seen_at_ms, expires_at_ms = EXCLUDED.expires_at_ms, size_bytes = EXCLUDED.size_bytes,
+         owner = EXCLUDED.owner, device = EXCLUDED.device`;
+    const owner = record.owner;
+    if (owner === undefined || maxPerOwner <= 0) {
+      await this.prepared('create', upsert, rowValues(id, record));
+      return [];
+    }
+    return this.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, $2::bigint))', [owner, this.ownerLockSeed()]);
+      // Newest first: whatever lies past the first maxPerOwner - 1 is the least recently used.
+      const { rows } = await client.query<{ id: string }>(
+        `DELETE FROM ${this.table} WHERE id = ANY(ARRAY(
+           SELECT id FROM ${this.table} WHERE owner = $1 AND expires_at_ms > $2 AND id <> $4
+           ORDER BY last_seen_at_ms DESC, id DESC OFFSET $3)) RETURNING id`,
+        [owner, record.lastSeenAt, maxPerOwner - 1, id],
+      );
+      await client.query(upsert, rowValues(id, record));
+      return rows.map((row) => ({ id: row.id, owner }));
+    });
   }
 
   /** Committed synchronously, unlike a session write: a moved session is removed from the previous store next. */
   async insert(id: string, record: SessionRecord): Promise<boolean> {
-    const { rowCount } = await this.durably(
-      `INSERT INTO ${this.table} (id, data, key_names, created_at_ms, last_seen_at_ms, expires_at_ms, size_bytes)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-      rowValues(id, record),
-    );
+    const { rowCount } = await this.durably(`INSERT INTO ${this.table} ${INSERT_COLUMNS} ${INSERT_VALUES} ON CONFLICT (id) DO NOTHING`, rowValues(id, record));
     return rowCount === 1;
   }
 
+  /** The owner and device stay as created: only the data and times are written. */
   async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
     const { rowCount } = await this.prepared(
       'update',
       `UPDATE ${this.table} SET data = $2, key_names = $3, created_at_ms = $4, last_seen_at_ms = $5, expires_at_ms = $6, size_bytes = $7
        WHERE id = $1 AND expires_at_ms > $8`,
-      [...rowValues(id, record), now],
+      [...rowValues(id, record).slice(0, 7), now],
     );
     return rowCount === 1;
   }
@@ -176,14 +209,19 @@ export class PostgresStore implements SessionStore {
   }
 
   /** Keyset pagination on the sort column and id: one index range scan per page, limit + 1 rows to see whether more follow. */
-  async list({ limit, cursor, sort, now }: ListOptions): Promise<SessionPage> {
+  /** With an owner, the scan is of the owner index: (owner, last_seen_at_ms, id), over that owner's rows only. */
+  async list({ limit, cursor, sort, now, owner }: ListOptions): Promise<SessionPage> {
     const [column, direction, comparison] = sort === 'expiry' ? ['expires_at_ms', 'ASC', '>'] : ['last_seen_at_ms', 'DESC', '<'];
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    const values: unknown[] = [now, limit + 1];
+    const conditions = ['expires_at_ms > $1'];
+    if (after) conditions.push(`(${column}, id) ${comparison} ($${values.push(after.score)}, $${values.push(after.id)})`);
+    if (owner !== undefined) conditions.push(`owner = $${values.push(owner)}`);
     const { rows } = await this.query<SummaryRow>(
       `SELECT ${SUMMARY_COLUMNS} FROM ${this.table}
-       WHERE expires_at_ms > $1 ${after ? `AND (${column}, id) ${comparison} ($3, $4)` : ''}
+       WHERE ${conditions.join(' AND ')}
        ORDER BY ${column} ${direction}, id ${direction} LIMIT $2`,
-      after ? [now, limit + 1, after.score, after.id] : [now, limit + 1],
+      values,
     );
     const sessions = rows.slice(0, limit).map(toSummary);
     const last = sessions.at(-1);
@@ -201,18 +239,27 @@ export class PostgresStore implements SessionStore {
    * Commits like a session write, without waiting for the disk: the sessions are expired, so one that a
    * database crash brings back is never served, only swept again.
    */
-  async purgeExpired(now: number, batchSize: number): Promise<string[]> {
+  async purgeExpired(now: number, batchSize: number): Promise<RemovedSession[]> {
     const selection = `WHERE expires_at_ms <= $1 ORDER BY expires_at_ms, id LIMIT $2`;
-    const { rows } = await this.query<{ id: string }>(this.deleteReturningIds(selection), [now, batchSize]);
-    return rows.map((row) => row.id);
+    const { rows } = await this.query<RemovedRow>(this.deleteReturningIds(selection), [now, batchSize]);
+    return rows.map(removedOf);
   }
 
   /** The contract passes no `now`, so live means unexpired by this process's clock, the one callers take `now` from. */
-  async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]> {
+  async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<RemovedSession[]> {
     const excess = `(SELECT count(*) FROM ${this.table} WHERE expires_at_ms > $1) - $3`;
     const selection = `WHERE expires_at_ms > $1 ORDER BY expires_at_ms, id LIMIT GREATEST(0, LEAST($2, ${excess}))`;
     // Evictors take turns (an advisory lock per table), so each counts what the one before left.
-    const { rows } = await this.durably<{ id: string }>(this.deleteReturningIds(selection), [now, batchSize, maxCount], { lockKey: this.evictionLockKey() });
+    const { rows } = await this.durably<RemovedRow>(this.deleteReturningIds(selection), [now, batchSize, maxCount], { lockKey: this.evictionLockKey() });
+    return rows.map(removedOf);
+  }
+
+  /** One statement over the owner index, committed synchronously: an ending of live sessions survives a crash. */
+  async endOwnerSessions(owner: string, now: number, except: readonly string[]): Promise<string[]> {
+    const { rows } = await this.durably<{ id: string }>(
+      `DELETE FROM ${this.table} WHERE owner = $1 AND expires_at_ms > $2 AND NOT (id = ANY($3::text[])) RETURNING id`,
+      [owner, now, except],
+    );
     return rows.map((row) => row.id);
   }
 
@@ -274,10 +321,17 @@ export class PostgresStore implements SessionStore {
         created_at_ms bigint NOT NULL,
         last_seen_at_ms bigint NOT NULL,
         expires_at_ms bigint NOT NULL,
-        size_bytes integer NOT NULL
+        size_bytes integer NOT NULL,
+        owner text COLLATE "C",
+        device json
       )`,
+      // A table created by a release without owners gets their columns (no rewrite: both are null by default).
+      `ALTER TABLE ${this.table} ADD COLUMN IF NOT EXISTS owner text COLLATE "C"`,
+      `ALTER TABLE ${this.table} ADD COLUMN IF NOT EXISTS device json`,
       `CREATE INDEX IF NOT EXISTS "${this.indexName('expiry')}" ON ${this.table} (expires_at_ms, id)`,
       `CREATE INDEX IF NOT EXISTS "${this.indexName('activity')}" ON ${this.table} (last_seen_at_ms, id)`,
+      // Partial: a session without an owner costs this index nothing.
+      `CREATE INDEX IF NOT EXISTS "${this.indexName('owner')}" ON ${this.table} (owner, last_seen_at_ms, id) WHERE owner IS NOT NULL`,
     ]);
   }
 
@@ -300,7 +354,7 @@ export class PostgresStore implements SessionStore {
    * then deletes by primary key: no semi-join over the whole table.
    */
   private deleteReturningIds(selection: string): string {
-    return `DELETE FROM ${this.table} WHERE id = ANY(ARRAY(SELECT id FROM ${this.table} ${selection} FOR UPDATE SKIP LOCKED)) RETURNING id`;
+    return `DELETE FROM ${this.table} WHERE id = ANY(ARRAY(SELECT id FROM ${this.table} ${selection} FOR UPDATE SKIP LOCKED)) RETURNING id, owner`;
   }
 
   /**
@@ -314,13 +368,20 @@ export class PostgresStore implements SessionStore {
     values: unknown[],
     { lockKey }: { lockKey?: string } = {},
   ): Promise<pg.QueryResult<Row>> {
+    return this.transaction(async (client) => {
+      if (lockKey) await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey]);
+      return client.query<Row>(sql, values);
+    });
+  }
+
+  /** Runs `work` in a transaction committed synchronously (see `durably`); any error rolls it back. */
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     await this.init();
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
       await client.query('SET LOCAL synchronous_commit TO on');
-      if (lockKey) await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey]);
-      const result = await client.query<Row>(sql, values);
+      const result = await work(client);
       await client.query('COMMIT');
       client.release();
       return result;
@@ -329,6 +390,11 @@ export class PostgresStore implements SessionStore {
       client.release(err as Error);
       throw err;
     }
+  }
+
+  /** The seed of the per-owner locks of a capped creation: another constant per table. */
+  private ownerLockSeed(): string {
+    return (BigInt(this.lockKey()) ^ 2n).toString();
   }
 
   /** Another constant per table, for evictions: they never wait on schema creation. */
@@ -352,15 +418,15 @@ export class PostgresStore implements SessionStore {
   }
 }
 
-/** The size is that of the JSON sent, as `dataSizeBytes` would compute it, without serialising twice. */
+/** The values of INSERT_COLUMNS. The size is that of the JSON sent, as `dataSizeBytes` would compute it, without serialising twice. */
 function rowValues(id: string, record: SessionRecord): unknown[] {
-  const { data, createdAt, lastSeenAt, expiresAt } = record;
+  const { data, createdAt, lastSeenAt, expiresAt, owner, device } = record;
   const json = dataJsonOf(record);
-  return [id, json, JSON.stringify(Object.keys(data)), createdAt, lastSeenAt, expiresAt, Buffer.byteLength(json, 'utf8')];
+  return [id, json, JSON.stringify(Object.keys(data)), createdAt, lastSeenAt, expiresAt, Buffer.byteLength(json, 'utf8'), owner ?? null, device ? JSON.stringify(device) : null];
 }
 
 function toSummary(row: SummaryRow): SessionSummary {
-  return {
+  const summary: SessionSummary = {
     id: row.id,
     createdAt: Number(row.created_at_ms),
     lastSeenAt: Number(row.last_seen_at_ms),
@@ -368,6 +434,18 @@ function toSummary(row: SummaryRow): SessionSummary {
     sizeBytes: row.size_bytes,
     keys: row.key_names,
   };
+  if (row.owner !== null) summary.owner = row.owner;
+  if (row.device !== null) summary.device = row.device;
+  return summary;
+}
+
+interface RemovedRow {
+  id: string;
+  owner: string | null;
+}
+
+function removedOf({ id, owner }: RemovedRow): RemovedSession {
+  return owner === null ? { id } : { id, owner };
 }
 
 /** `host:port/database` of a connection URL: never its user or password. */

@@ -1,16 +1,18 @@
 /**
- * The Redis store: one hash per session (`<prefix>s:<id>`, fields c, l, e, d)
- * with a native expiry, plus two sorted sets indexing the ids by expiry
- * (`<prefix>exp`) and by last activity (`<prefix>act`). Listing, counting and
- * sweeping read the indexes, never SCAN; every write (creation, conditional
- * updates, purges, evictions) is one Lua script: atomic, and one round trip.
+ * The Redis store: one hash per session (`<prefix>s:<id>`, fields c, l, e, d,
+ * and o, v for an owned session's owner and device) with a native expiry, plus
+ * two sorted sets indexing the ids by expiry (`<prefix>exp`) and by last
+ * activity (`<prefix>act`), and for each owner two more of its sessions alone
+ * (see LIB below). Listing, counting and sweeping read the indexes, never SCAN;
+ * every write (creation, conditional updates, purges, evictions, ending an
+ * owner's sessions) is one Lua script: atomic, and one round trip.
  */
 import { createHash } from 'node:crypto';
 import { createClient, type RedisClientType, type RespVersions } from 'redis';
 import { redactUrl } from '../config.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { RedisEventLog } from '../event-log/redis-event-log.ts';
-import { assertNamespaceName, dataJsonOf, summaryOf, type CounterRule, type CounterState, type Rolling, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
+import { assertNamespaceName, dataJsonOf, ownerDigest, summaryOf, type DeviceFacts, type ListSort, type RemovedSession, type CounterRule, type CounterState, type Rolling, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
 
 /**
  * Any node-redis v5 client, as `createClient()` returns it: RESP 2 or 3, any modules, functions or scripts
@@ -42,6 +44,8 @@ const DEFAULT_EXPIRY_GRACE_MS = 10 * 60_000;
 const CONNECT_TIMEOUT_MS = 2_000;
 const MAX_RECONNECT_DELAY_MS = 2_000;
 const DESTROY_ALL_BATCH = 1_000;
+/** Sessions one END_OWNER script removes: a few ms of Redis's time, then other clients get a turn. */
+const END_OWNER_BATCH = 1_000;
 
 interface Script {
   text: string;
@@ -52,52 +56,128 @@ function script(text: string): Script {
   return { text, sha: createHash('sha1').update(text).digest('hex') };
 }
 
-/** create: the hash, its native expiry and both index entries, in one command (fewer replies than MULTI). */
-const CREATE = script(`
-redis.call('HSET', KEYS[1], 'c', ARGV[2], 'l', ARGV[3], 'e', ARGV[4], 'd', ARGV[5])
-redis.call('PEXPIREAT', KEYS[1], ARGV[6])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+/**
+ * Lua shared by the scripts below. Keys beside the session hash `<prefix>s:<id>`: the indexes `<prefix>exp`
+ * and `<prefix>act`; for owned sessions, the owner's own two indexes `<prefix>o:<digest>:act` and `:exp` (the
+ * digest is the SHA-256 of the owner, computed by the store: an owner never becomes part of a key as it is) and
+ * the map `<prefix>own` from id to digest and owner, which outlives the hash's native expiry so that the purge
+ * always finds the owner's entries.
+ */
+const LIB = `
+local function ownerIndexes(prefix, link)
+  local base = prefix .. 'o:' .. string.sub(link, 1, 64)
+  return base .. ':act', base .. ':exp'
+end
+local function removeSession(prefix, id)
+  local removed = redis.call('DEL', prefix .. 's:' .. id) + redis.call('ZREM', prefix .. 'exp', id) + redis.call('ZREM', prefix .. 'act', id)
+  local link = redis.call('HGET', prefix .. 'own', id)
+  if not link then return removed, false end
+  local act, exp = ownerIndexes(prefix, link)
+  redis.call('ZREM', act, id)
+  redis.call('ZREM', exp, id)
+  redis.call('HDEL', prefix .. 'own', id)
+  return removed, string.sub(link, 65)
+end
+local function moveOwnerEntries(prefix, id, lastSeen, expires)
+  local link = redis.call('HGET', prefix .. 'own', id)
+  if not link then return end
+  local act, exp = ownerIndexes(prefix, link)
+  redis.call('ZADD', act, lastSeen, id)
+  redis.call('ZADD', exp, expires, id)
+end
+-- ARGV: prefix, id, created, lastSeen, expires, data, pexpireat, owner, digest, device, maxPerOwner, now
+local function writeSession(a)
+  local prefix, id = a[1], a[2]
+  local key = prefix .. 's:' .. id
+  local evicted = {}
+  if redis.call('EXISTS', key) == 1 then removeSession(prefix, id) end
+  redis.call('HSET', key, 'c', a[3], 'l', a[4], 'e', a[5], 'd', a[6])
+  if a[8] ~= '' then
+    local link = a[9] .. a[8]
+    local act, exp = ownerIndexes(prefix, link)
+    local most, now = tonumber(a[11]), tonumber(a[12])
+    if most > 0 then
+      local live = {}
+      for _, other in ipairs(redis.call('ZRANGE', act, 0, -1)) do
+        local e = redis.call('HGET', prefix .. 's:' .. other, 'e')
+        if not e then
+          redis.call('ZREM', act, other)
+          redis.call('ZREM', exp, other)
+        elseif tonumber(e) > now and other ~= id then
+          live[#live + 1] = other
+        end
+      end
+      for i = 1, #live - most + 1 do
+        removeSession(prefix, live[i])
+        evicted[#evicted + 1] = live[i]
+      end
+    end
+    redis.call('HSET', key, 'o', a[8])
+    if a[10] ~= '' then redis.call('HSET', key, 'v', a[10]) end
+    redis.call('HSET', prefix .. 'own', id, link)
+    redis.call('ZADD', act, a[4], id)
+    redis.call('ZADD', exp, a[5], id)
+  end
+  redis.call('PEXPIREAT', key, a[7])
+  redis.call('ZADD', prefix .. 'exp', a[5], id)
+  redis.call('ZADD', prefix .. 'act', a[4], id)
+  return evicted
+end
+`;
+
+/** create: the hash, its native expiry and its index entries (the owner's too, after the cap's evictions), in one step. */
+const CREATE = script(`${LIB}
+return writeSession(ARGV)`);
+
+/** insert: create's writes (never the cap's), only when no hash (live, or expired within its grace) holds the id. */
+const INSERT = script(`${LIB}
+-- The caller passes maxPerOwner 0: a moved session evicts nothing.
+if redis.call('EXISTS', ARGV[1] .. 's:' .. ARGV[2]) == 1 then return 0 end
+writeSession(ARGV)
 return 1`);
 
-/** insert: create's writes, only when no hash (live, or expired within its grace) holds the id. */
-const INSERT = script(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'c', ARGV[2], 'l', ARGV[3], 'e', ARGV[4], 'd', ARGV[5])
-redis.call('PEXPIREAT', KEYS[1], ARGV[6])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-return 1`);
+/** destroy: the hash and every index entry; the number of keys and entries removed. */
+const DESTROY = script(`${LIB}
+return (removeSession(ARGV[1], ARGV[2]))`);
 
-/** update: writes only while the session exists and is unexpired, so a destroyed session never comes back. */
-const WRITE_IF_LIVE = script(`
-local expiresAt = redis.call('HGET', KEYS[1], 'e')
-if not expiresAt or tonumber(expiresAt) <= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
-redis.call('PEXPIREAT', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+/**
+ * update: writes only while the session exists and is unexpired, so a destroyed session never comes back.
+ * ARGV: prefix, id, now, expires, lastSeen, pexpireat, then the hash fields to set.
+ */
+const WRITE_IF_LIVE = script(`${LIB}
+local prefix, id = ARGV[1], ARGV[2]
+local key = prefix .. 's:' .. id
+local expiresAt = redis.call('HGET', key, 'e')
+if not expiresAt or tonumber(expiresAt) <= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', key, unpack(ARGV, 7))
+redis.call('PEXPIREAT', key, ARGV[6])
+redis.call('ZADD', prefix .. 'exp', ARGV[4], id)
+redis.call('ZADD', prefix .. 'act', ARGV[5], id)
+moveOwnerEntries(prefix, id, ARGV[5], ARGV[4])
 return 1`);
 
 /**
- * get with a rolling refresh: reads a live session and, when it is due (last rolled ARGV[6] ms ago or more),
+ * get with a rolling refresh: reads a live session and, when it is due (last rolled ARGV[7] ms ago or more),
  * moves its last-seen time and expiry in the same atomic step (expiryOf in Lua); a session not due is only
  * read, a missing or expired one neither returned nor written.
- * ARGV: id, now, idleTtlMs, absoluteTtlMs, grace, touchAfterMs.
+ * ARGV: prefix, id, now, idleTtlMs, absoluteTtlMs, grace, touchAfterMs.
  */
-const GET_AND_ROLL = script(`
-local f = redis.call('HMGET', KEYS[1], 'c', 'l', 'e', 'd')
-local now = tonumber(ARGV[2])
+const GET_AND_ROLL = script(`${LIB}
+local prefix, id = ARGV[1], ARGV[2]
+local key = prefix .. 's:' .. id
+local f = redis.call('HMGET', key, 'c', 'l', 'e', 'd', 'o', 'v')
+local now = tonumber(ARGV[3])
 if not f[3] or tonumber(f[3]) <= now then return nil end
-if now - tonumber(f[2]) < tonumber(ARGV[6]) then return f end
-local e = now + tonumber(ARGV[3])
-if tonumber(ARGV[4]) > 0 then e = math.min(e, tonumber(f[1]) + tonumber(ARGV[4])) end
-local l, ex = ARGV[2], string.format('%d', e)
-redis.call('HSET', KEYS[1], 'l', l, 'e', ex)
-redis.call('PEXPIREAT', KEYS[1], string.format('%d', e + tonumber(ARGV[5])))
-redis.call('ZADD', KEYS[2], ex, ARGV[1])
-redis.call('ZADD', KEYS[3], l, ARGV[1])
-return {f[1], l, ex, f[4]}`);
+if now - tonumber(f[2]) < tonumber(ARGV[7]) then return f end
+local e = now + tonumber(ARGV[4])
+if tonumber(ARGV[5]) > 0 then e = math.min(e, tonumber(f[1]) + tonumber(ARGV[5])) end
+local l, ex = ARGV[3], string.format('%d', e)
+redis.call('HSET', key, 'l', l, 'e', ex)
+redis.call('PEXPIREAT', key, string.format('%d', e + tonumber(ARGV[6])))
+redis.call('ZADD', prefix .. 'exp', ex, id)
+redis.call('ZADD', prefix .. 'act', l, id)
+if f[5] then moveOwnerEntries(prefix, id, l, ex) end
+return {f[1], l, ex, f[4], f[5], f[6]}`);
 
 /**
  * increment: one more hit on a counter record (its count also in field n, so nothing decodes JSON). A missing
@@ -121,27 +201,55 @@ return {count, ex}`);
 
 /**
  * purgeExpired and evictBeyond: atomic, so concurrent callers never return the same id. With ARGV[5]
- * (evictBeyond's maxCount), removes only what the range holds beyond that many.
+ * (evictBeyond's maxCount), removes only what the range holds beyond that many. Returns id, owner ('' for
+ * none), id, owner…
  */
-const REMOVE_BY_EXPIRY = script(`
-local limit = tonumber(ARGV[4])
+const REMOVE_BY_EXPIRY = script(`${LIB}
+local prefix, limit = ARGV[1], tonumber(ARGV[4])
+local index = prefix .. 'exp'
 if ARGV[5] then
-  limit = math.min(limit, redis.call('ZCOUNT', KEYS[1], ARGV[2], ARGV[3]) - tonumber(ARGV[5]))
+  limit = math.min(limit, redis.call('ZCOUNT', index, ARGV[2], ARGV[3]) - tonumber(ARGV[5]))
   if limit < 1 then return {} end
 end
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[3], 'LIMIT', 0, limit)
-for _, id in ipairs(ids) do
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('ZREM', KEYS[2], id)
-  redis.call('DEL', ARGV[1] .. id)
+local removed = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', index, ARGV[2], ARGV[3], 'LIMIT', 0, limit)) do
+  local _, owner = removeSession(prefix, id)
+  removed[#removed + 1] = id
+  removed[#removed + 1] = owner or ''
 end
-return ids`);
+return removed`);
+
+/**
+ * endOwnerSessions: up to ARGV[4] live sessions of one owner, found by the owner's expiry index (so never an
+ * expired one, which the sweeper logs), but those listed after ARGV[4]. Entries whose hash is gone are dropped.
+ * ARGV: prefix, owner digest, now, limit, except…
+ */
+const END_OWNER = script(`${LIB}
+local prefix, now, limit = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
+local act, exp = ownerIndexes(prefix, ARGV[2])
+local except = {}
+for i = 5, #ARGV do except[ARGV[i]] = true end
+local removed = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', exp, '(' .. ARGV[3], '+inf', 'LIMIT', 0, limit + #ARGV - 4)) do
+  if #removed == limit then break end
+  if not except[id] then
+    local e = redis.call('HGET', prefix .. 's:' .. id, 'e')
+    if not e then
+      redis.call('ZREM', act, id)
+      redis.call('ZREM', exp, id)
+    elseif tonumber(e) > now then
+      removeSession(prefix, id)
+      removed[#removed + 1] = id
+    end
+  end
+end
+return removed`);
 
 /**
  * One page of an index, strictly after the cursor (score, id), skipping sessions that are gone or expired.
  * Equal scores are ordered by id in byte order, as Redis orders them; the cursor's place among them is
  * found by binary search over ranks, so a large group of equal scores is never read whole.
- * Returns rows {id, score, c, l, e, d}.
+ * Returns rows {id, score, c, l, e, d, o, v}.
  */
 const LIST_PAGE = script(`
 local function less(a, b)
@@ -178,8 +286,8 @@ while #rows < want and pos >= 0 do
   if desc then first, last, step = #batch - 1, 1, -2 end
   for i = first, last, step do
     if #rows == want then break end
-    local f = redis.call('HMGET', prefix .. batch[i], 'c', 'l', 'e', 'd')
-    if f[3] and tonumber(f[3]) > now then rows[#rows + 1] = {batch[i], batch[i + 1], f[1], f[2], f[3], f[4]} end
+    local f = redis.call('HMGET', prefix .. batch[i], 'c', 'l', 'e', 'd', 'o', 'v')
+    if f[3] and tonumber(f[3]) > now then rows[#rows + 1] = {batch[i], batch[i + 1], f[1], f[2], f[3], f[4], f[5], f[6]} end
   end
   if desc then pos = lo - 1 else pos = hi + 1 end
 end
@@ -218,50 +326,50 @@ export class RedisStore implements SessionStore {
    */
   async init(): Promise<void> {
     if (this.ownsClient && !this.client.isReady) await this.connectOrFail();
-    await Promise.all([CREATE, INSERT, WRITE_IF_LIVE, GET_AND_ROLL, REMOVE_BY_EXPIRY, LIST_PAGE, INCREMENT].map((s) => this.client.scriptLoad(s.text)));
+    await Promise.all([CREATE, INSERT, DESTROY, WRITE_IF_LIVE, GET_AND_ROLL, REMOVE_BY_EXPIRY, END_OWNER, LIST_PAGE, INCREMENT].map((s) => this.client.scriptLoad(s.text)));
   }
 
   async get(id: string, now: number, roll?: Rolling): Promise<SessionRecord | undefined> {
-    const [c, l, e, d] = roll
-      ? ((await this.run(GET_AND_ROLL, [this.sessionKey(id), this.expiryIndex, this.activityIndex], [
-          id, String(now), String(roll.idleTtlMs), String(roll.absoluteTtlMs), String(this.expiryGraceMs), String(roll.touchAfterMs ?? 0),
+    const [c, l, e, d, o, v] = roll
+      ? ((await this.run(GET_AND_ROLL, [], [
+          this.prefix, id, String(now), String(roll.idleTtlMs), String(roll.absoluteTtlMs), String(this.expiryGraceMs), String(roll.touchAfterMs ?? 0),
         ])) as (string | null)[] | null) ?? []
-      : await this.client.hmGet(this.sessionKey(id), ['c', 'l', 'e', 'd']);
+      : await this.client.hmGet(this.sessionKey(id), ['c', 'l', 'e', 'd', 'o', 'v']);
     if (!c || !l || !e || !d || Number(e) <= now) return undefined;
-    return { data: JSON.parse(d), createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e) };
+    return withIdentity({ data: JSON.parse(d), createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e) }, o, v);
   }
 
-  async create(id: string, record: SessionRecord): Promise<void> {
-    await this.run(CREATE, [this.sessionKey(id), this.expiryIndex, this.activityIndex], this.creationArgs(id, record));
+  async create(id: string, record: SessionRecord, maxPerOwner = 0): Promise<RemovedSession[]> {
+    const evicted = (await this.run(CREATE, [], this.creationArgs(id, record, maxPerOwner))) as string[];
+    return evicted.map((evictedId) => ({ id: evictedId, owner: record.owner }));
   }
 
   /** As durable as Redis is configured to be (`appendonly`, `save`): the README's "Switching backends" says so. */
   async insert(id: string, record: SessionRecord): Promise<boolean> {
-    return (await this.run(INSERT, [this.sessionKey(id), this.expiryIndex, this.activityIndex], this.creationArgs(id, record))) === 1;
+    return (await this.run(INSERT, [], this.creationArgs(id, record, 0))) === 1;
   }
 
+  /** The owner and device stay as created: only the data and times are written. */
   async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
     const { createdAt, lastSeenAt, expiresAt } = record;
-    return this.writeIfLive(id, lastSeenAt, expiresAt, now, ['c', String(createdAt), 'l', String(lastSeenAt), 'e', String(expiresAt), 'd', dataJsonOf(record)]);
+    const args = [
+      this.prefix, id, String(now), String(expiresAt), String(lastSeenAt), String(expiresAt + this.expiryGraceMs),
+      'c', String(createdAt), 'l', String(lastSeenAt), 'e', String(expiresAt), 'd', dataJsonOf(record),
+    ];
+    return (await this.run(WRITE_IF_LIVE, [], args)) === 1;
   }
 
   async destroy(id: string): Promise<boolean> {
-    const [keys, entries] = await this.client
-      .multi()
-      .del(this.sessionKey(id))
-      .zRem(this.expiryIndex, id)
-      .zRem(this.activityIndex, id)
-      .exec();
-    return Number(keys) + Number(entries) > 0;
+    return Number(await this.run(DESTROY, [], [this.prefix, id])) > 0;
   }
 
   /** One script call per page: limit + 1 rows, the extra one saying whether a next page exists. */
-  async list({ limit, cursor, sort, now }: ListOptions): Promise<SessionPage> {
+  async list({ limit, cursor, sort, now, owner }: ListOptions): Promise<SessionPage> {
     const position = cursor === undefined ? undefined : decodeCursor(cursor);
     const after = position ? [String(position.score), position.id] : [];
-    const index = sort === 'expiry' ? this.expiryIndex : this.activityIndex;
+    const index = owner === undefined ? (sort === 'expiry' ? this.expiryIndex : this.activityIndex) : this.ownerIndex(owner, sort);
     const order = sort === 'expiry' ? 'asc' : 'desc';
-    const rows = (await this.run(LIST_PAGE, [index], [this.sessionPrefix, String(now), String(limit + 1), order, ...after])) as string[][];
+    const rows = (await this.run(LIST_PAGE, [index], [this.sessionPrefix, String(now), String(limit + 1), order, ...after])) as (string | null)[][];
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     const nextCursor = rows.length > limit && last ? encodeCursor({ score: Number(last[1]), id: last[0]! }) : null;
@@ -272,13 +380,23 @@ export class RedisStore implements SessionStore {
     return this.client.zCount(this.expiryIndex, `(${now}`, '+inf');
   }
 
-  async purgeExpired(now: number, batchSize: number): Promise<string[]> {
+  async purgeExpired(now: number, batchSize: number): Promise<RemovedSession[]> {
     return this.removeByExpiry('-inf', String(now), batchSize);
   }
 
   /** The contract passes no `now`, so live means unexpired by this process's clock, the one callers take `now` from. */
-  async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<string[]> {
+  async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<RemovedSession[]> {
     return this.removeByExpiry(`(${now}`, '+inf', batchSize, maxCount);
+  }
+
+  /** In batches of END_OWNER_BATCH, each one script: Redis serves other clients between them. */
+  async endOwnerSessions(owner: string, now: number, except: readonly string[]): Promise<string[]> {
+    const ended: string[] = [];
+    for (;;) {
+      const batch = (await this.run(END_OWNER, [], [this.prefix, ownerDigest(owner), String(now), String(END_OWNER_BATCH), ...except])) as string[];
+      ended.push(...batch);
+      if (batch.length < END_OWNER_BATCH) return ended;
+    }
   }
 
   /**
@@ -353,24 +471,28 @@ export class RedisStore implements SessionStore {
     });
   }
 
-  /** ARGV of CREATE and INSERT: id, the three times, the data, and when Redis drops the hash by itself. */
-  private creationArgs(id: string, record: SessionRecord): string[] {
-    const { createdAt, lastSeenAt, expiresAt } = record;
-    return [id, String(createdAt), String(lastSeenAt), String(expiresAt), dataJsonOf(record), String(expiresAt + this.expiryGraceMs)];
+  /** ARGV of CREATE and INSERT (see writeSession in LIB); the record's lastSeenAt is the cap's `now`. */
+  private creationArgs(id: string, record: SessionRecord, maxPerOwner: number): string[] {
+    const { createdAt, lastSeenAt, expiresAt, owner, device } = record;
+    return [
+      this.prefix, id, String(createdAt), String(lastSeenAt), String(expiresAt), dataJsonOf(record), String(expiresAt + this.expiryGraceMs),
+      owner ?? '', owner === undefined ? '' : ownerDigest(owner), device ? JSON.stringify(device) : '', String(maxPerOwner), String(lastSeenAt),
+    ];
   }
 
-  /** `changes`: the hash fields to set, as field, value, field, value… */
-  private async writeIfLive(id: string, lastSeenAt: number, expiresAt: number, now: number, changes: string[]): Promise<boolean> {
-    const args = [String(now), id, String(expiresAt), String(lastSeenAt), String(expiresAt + this.expiryGraceMs), ...changes];
-    return (await this.run(WRITE_IF_LIVE, [this.sessionKey(id), this.expiryIndex, this.activityIndex], args)) === 1;
-  }
-
-  private async removeByExpiry(min: string, max: string, limit: number, keepCount?: number): Promise<string[]> {
+  private async removeByExpiry(min: string, max: string, limit: number, keepCount?: number): Promise<RemovedSession[]> {
     // LIMIT with a negative count would mean "all".
     if (limit < 1) return [];
-    const args = [this.sessionPrefix, min, max, String(limit), ...(keepCount === undefined ? [] : [String(keepCount)])];
-    const ids = await this.run(REMOVE_BY_EXPIRY, [this.expiryIndex, this.activityIndex], args);
-    return ids as string[];
+    const args = [this.prefix, min, max, String(limit), ...(keepCount === undefined ? [] : [String(keepCount)])];
+    const pairs = (await this.run(REMOVE_BY_EXPIRY, [], args)) as string[];
+    const removed: RemovedSession[] = [];
+    for (let i = 0; i < pairs.length; i += 2) removed.push(pairs[i + 1] ? { id: pairs[i]!, owner: pairs[i + 1] } : { id: pairs[i]! });
+    return removed;
+  }
+
+  /** The owner's own index by activity or by expiry (see LIB). */
+  private ownerIndex(owner: string, sort: ListSort): string {
+    return `${this.prefix}o:${ownerDigest(owner)}:${sort === 'expiry' ? 'exp' : 'act'}`;
   }
 
   /** EVALSHA, falling back to EVAL (which caches the script again) after a Redis restart or SCRIPT FLUSH. */
@@ -388,7 +510,14 @@ export class RedisStore implements SessionStore {
   }
 }
 
-function toSummary([id, , c, l, e, d]: string[]): SessionSummary {
-  return summaryOf(id!, { data: JSON.parse(d!), createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e) });
+function toSummary([id, , c, l, e, d, o, v]: (string | null)[]): SessionSummary {
+  return summaryOf(id!, withIdentity({ data: JSON.parse(d!), createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e) }, o, v));
+}
+
+/** A record with the owner (field o) and device (field v, JSON) of its hash, when it has them. */
+function withIdentity(record: SessionRecord, owner: string | null | undefined, device: string | null | undefined): SessionRecord {
+  if (owner) record.owner = owner;
+  if (device) record.device = JSON.parse(device) as DeviceFacts;
+  return record;
 }
 

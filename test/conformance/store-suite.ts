@@ -7,6 +7,7 @@ import { describe, test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
 import { InvalidCursorError } from '../../middleware/cursor.ts';
+import { runOwnerConformance } from './owner-suite.ts';
 import { dataSizeBytes, type ListSort, type SessionRecord, type SessionStore, type SessionSummary } from '../../middleware/store.ts';
 
 /** A store on a fresh namespace, plus a way to open more stores on the same namespace (other processes). */
@@ -41,6 +42,7 @@ async function listAll(store: SessionStore, sort: ListSort, limit: number, now: 
 }
 
 export function runStoreConformance(name: string, makeFixture: () => Promise<StoreFixture>): void {
+  runOwnerConformance(name, makeFixture);
   describe(`${name} store conformance`, () => {
     let fixture: StoreFixture;
     let store: SessionStore;
@@ -322,7 +324,7 @@ export function runStoreConformance(name: string, makeFixture: () => Promise<Sto
         const batch = await store.purgeExpired(now, 2);
         assert.ok(batch.length <= 2, 'a batch never exceeds its size');
         if (batch.length === 0) break;
-        removed.push(...batch);
+        removed.push(...batch.map((session) => session.id));
       }
       assert.deepEqual(removed.sort(), [...expired].sort());
       for (const id of live) assert.ok(await store.get(id, now));
@@ -345,7 +347,7 @@ export function runStoreConformance(name: string, makeFixture: () => Promise<Sto
           for (;;) {
             const batch = await s.purgeExpired(now, 7);
             if (batch.length === 0) return got;
-            got.push(...batch);
+            got.push(...batch.map((session) => session.id));
           }
         };
         const [a, b] = await Promise.all([drain(store), drain(peer)]);
@@ -380,8 +382,8 @@ export function runStoreConformance(name: string, makeFixture: () => Promise<Sto
         await store.create(id, record(now, { i }, (i + 1) * MINUTE));
       }
       await store.create(newId(), record(now - 5_000, { expired: true }, 1_000)); // expired: neither counted nor evicted
-      assert.deepEqual(await store.evictBeyond(3, now, 2), [ids[0], ids[1]]);
-      assert.deepEqual(await store.evictBeyond(3, now, 2), [ids[2]]);
+      assert.deepEqual(await store.evictBeyond(3, now, 2), [{ id: ids[0] }, { id: ids[1] }]);
+      assert.deepEqual(await store.evictBeyond(3, now, 2), [{ id: ids[2] }]);
       assert.deepEqual(await store.evictBeyond(3, now, 2), []);
       assert.equal(await store.count(now), 3);
       assert.equal(await store.get(ids[2]!, now), undefined);
@@ -400,7 +402,7 @@ export function runStoreConformance(name: string, makeFixture: () => Promise<Sto
           for (;;) {
             const batch = await s.evictBeyond(20, now, 3);
             if (batch.length === 0) return got;
-            got.push(...batch);
+            got.push(...batch.map((session) => session.id));
           }
         };
         const evicted = (await Promise.all([store, ...peers].map(drain))).flat();
@@ -453,7 +455,7 @@ export function runStoreConformance(name: string, makeFixture: () => Promise<Sto
       const live = newId();
       await store.increment(lapsed, now - 120_000, rule);
       await store.increment(live, now, rule);
-      assert.deepEqual(await store.purgeExpired(now, 100), [lapsed]);
+      assert.deepEqual(await store.purgeExpired(now, 100), [{ id: lapsed }]);
       assert.equal(await store.destroy(live), true);
       assert.equal((await store.increment(live, now, rule)).count, 1);
     });

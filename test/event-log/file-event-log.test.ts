@@ -32,7 +32,7 @@ test('the log lives in .events beside the sessions, and no listing, count or pur
     assert.deepEqual((await readdir(dir)).filter((name) => name.startsWith('.')), [EVENT_LOG_DIR]);
     assert.equal(await store.count(now), 1);
     assert.equal((await store.list({ limit: 10, sort: 'activity', now })).sessions.length, 1);
-    assert.deepEqual(await store.purgeExpired(now + 120_000, 100), [id]);
+    assert.deepEqual(await store.purgeExpired(now + 120_000, 100), [{ id }]);
     assert.equal((await log.latest(10)).events.length, 2, 'the purge left the log alone');
     assert.equal(await store.destroyAll(), 0);
     assert.equal((await log.latest(10)).events.length, 2, 'destroying every session left the log alone');

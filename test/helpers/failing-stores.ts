@@ -5,7 +5,7 @@
  * is not made to fail is the real store's.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Lifetime, SessionRecord, SessionStore, StoreKind } from '../../middleware/store.ts';
+import type { Lifetime, RemovedSession, SessionRecord, SessionStore, StoreKind } from '../../middleware/store.ts';
 import { FileStore } from '../../middleware/stores/file-store.ts';
 import { PostgresStore } from '../../middleware/stores/postgres-store.ts';
 import { RedisStore } from '../../middleware/stores/redis-store.ts';
@@ -41,7 +41,7 @@ export class FaultyFileStore extends FileStore {
     return super.update(id, record, now);
   }
 
-  override async purgeExpired(now: number, batchSize: number): Promise<string[]> {
+  override async purgeExpired(now: number, batchSize: number): Promise<RemovedSession[]> {
     const ids = await super.purgeExpired(now, batchSize);
     if (this.purgeDelayMs > 0) await sleep(this.purgeDelayMs);
     return ids;

@@ -136,7 +136,7 @@ describe('FileStore', () => {
     const now = Date.now() + 1_000;
     assert.equal(await store.get(garbageId, now), undefined);
     assert.deepEqual((await store.list({ limit: 10, sort: 'expiry', now })).sessions.map((s) => s.id), [liveId]);
-    assert.deepEqual(await store.purgeExpired(now, 10), [garbageId]);
+    assert.deepEqual(await store.purgeExpired(now, 10), [{ id: garbageId }]);
     assert.deepEqual(await readdir(store.location), [`${liveId}.json`]);
     assert.ok(await store.get(liveId, now));
   });
@@ -152,7 +152,7 @@ describe('FileStore', () => {
     const now = Date.now();
     assert.equal(await store.count(now), 1);
     assert.deepEqual((await store.list({ limit: 10, sort: 'activity', now })).sessions.map((s) => s.id), [id]);
-    assert.deepEqual(await store.purgeExpired(now + 60 * MINUTE_MS, 10), [id]);
+    assert.deepEqual(await store.purgeExpired(now + 60 * MINUTE_MS, 10), [{ id }]);
     await store.create(id, liveRecord({ a: 2 }));
     assert.equal(await store.destroyAll(), 1);
     assert.deepEqual((await readdir(store.location)).sort(), [...strays].sort());

@@ -38,7 +38,7 @@ test('writes that remove live sessions commit synchronously even on a pool that 
     for (const [index, id] of ids.entries()) await store.create(id, { data: {}, createdAt: now, lastSeenAt: now, expiresAt: now + (index + 1) * 60_000 });
     const removals: Array<[string, () => Promise<unknown>, unknown]> = [
       ['destroy', () => store.destroy(ids[0]!), true],
-      ['evictBeyond', () => store.evictBeyond(1, Date.now(), 10), [ids[1]]],
+      ['evictBeyond', () => store.evictBeyond(1, Date.now(), 10), [{ id: ids[1] }]],
       ['destroyAll', () => store.destroyAll(), 1],
     ];
     for (const [name, remove, expected] of removals) {

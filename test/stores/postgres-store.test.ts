@@ -45,7 +45,8 @@ test('eight processes starting at once on a new table all succeed and create it 
   try {
     await Promise.all(stores.map((store) => store.init()));
     const indexes = await indexesOf('public', table);
-    assert.deepEqual([...indexes.keys()].sort(), [`${table}_activity`, `${table}_expiry`, `${table}_pkey`]);
+    assert.deepEqual([...indexes.keys()].sort(), [`${table}_activity`, `${table}_expiry`, `${table}_owner`, `${table}_pkey`]);
+    assert.match(indexes.get(`${table}_owner`)!, /\(owner, last_seen_at_ms, id\) WHERE \(owner IS NOT NULL\)/);
     assert.match(indexes.get(`${table}_expiry`)!, /\(expires_at_ms, id\)/);
     assert.match(indexes.get(`${table}_activity`)!, /\(last_seen_at_ms, id\)/);
   } finally {
@@ -57,7 +58,7 @@ test('a schema-qualified table is created with its schema by concurrent starts, 
   const stores = Array.from({ length: 4 }, () => new PostgresStore({ connectionString: DATABASE_URL, table: `${SCHEMA}.sessions` }));
   try {
     await Promise.all(stores.map((store) => store.init()));
-    assert.equal((await indexesOf(SCHEMA, 'sessions')).size, 3);
+    assert.equal((await indexesOf(SCHEMA, 'sessions')).size, 4);
     const now = Date.now();
     const id = publicIdOf(newSessionId());
     await stores[0]!.create(id, record(now));
@@ -67,14 +68,14 @@ test('a schema-qualified table is created with its schema by concurrent starts, 
   }
 });
 
-test('a 63-character table name still gets two distinct indexes', async () => {
+test('a 63-character table name still gets three distinct indexes', async () => {
   const table = `${newTable()}_`.padEnd(63, 'x');
   tables.push(table);
   const store = new PostgresStore({ connectionString: DATABASE_URL, table });
   try {
     await store.init();
     const names = [...(await indexesOf('public', table)).keys()];
-    assert.equal(names.length, 3);
+    assert.equal(names.length, 4);
     assert.ok(names.every((name) => name.length <= 63));
   } finally {
     await store.close();
@@ -173,7 +174,7 @@ test('a store whose database was down at start creates its table on the first ca
     const id = publicIdOf(newSessionId());
     await store.create(id, record(now));
     assert.deepEqual(await store.get(id, now), record(now));
-    assert.equal((await indexesOf('public', table)).size, 3);
+    assert.equal((await indexesOf('public', table)).size, 4);
   } finally {
     await store.close();
     await relay.close();
