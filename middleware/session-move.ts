@@ -69,11 +69,11 @@ export async function moveSession({ current, previous }: MoveStores, id: string,
  * Settles a session found in both stores (a move cut short by a crash, or still in flight elsewhere when
  * `migrate` met it): the current store's copy stands, the previous store's goes. Call it only once any
  * move still in flight must have finished (`migrate` waits MOVE_SETTLE_MS). Returns true when this call
- * removed the previous copy and the current copy is live, i.e. when it completed a move nobody recorded.
+ * removed the previous copy and the current copy is live, i.e. when it completed a move nobody recorded: that copy.
  */
-export async function settleDuplicate({ current, previous }: MoveStores, id: string, now: number): Promise<boolean> {
-  const removed = await previous.destroy(id);
-  return removed && (await current.get(id, now)) !== undefined;
+export async function settleDuplicate({ current, previous }: MoveStores, id: string, now: number): Promise<SessionRecord | undefined> {
+  if (!(await previous.destroy(id))) return undefined;
+  return current.get(id, now);
 }
 
 /**

@@ -151,8 +151,8 @@ export async function openSessionkeeper(
   const previousConnection = previousConnectionOf(config);
   const previousInner = previousConnection && (dependencies.previousStore ?? createStore(previousConnection, config.sweepIntervalMs, connectionErrors(previousConnection.store)));
   const transition = previousInner
-    ? new SwitchingStore(current, new GuardedStore(previousInner, logger, timeoutMs, undefined, observer), (sid) =>
-        events.record('session.moved', { sid, from: previousInner.kind, to: inner.kind }),
+    ? new SwitchingStore(current, new GuardedStore(previousInner, logger, timeoutMs, undefined, observer), (sid, owner) =>
+        events.record('session.moved', { sid, from: previousInner.kind, to: inner.kind, ...(owner === undefined ? {} : { owner }) }),
       )
     : undefined;
   const store: GuardedSessionStore = transition ?? current;

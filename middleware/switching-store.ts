@@ -11,7 +11,7 @@ import { moveSession, settleDuplicate, type MoveOutcome } from './session-move.t
 import type { CounterRule, CounterState, ListOptions, RemovedSession, Rolling, SessionPage, SessionRecord, SessionStore, StoreKind } from './store.ts';
 
 /** Told of each session this store moved (to record `session.moved`). */
-export type MoveRecorder = (id: string) => void;
+export type MoveRecorder = (id: string, owner: string | undefined) => void;
 
 export class SwitchingStore implements GuardedSessionStore {
   readonly kind: StoreKind;
@@ -67,12 +67,13 @@ export class SwitchingStore implements GuardedSessionStore {
 
   /** Moves one session read from the previous store (see `moveSession`). */
   move(id: string, record: SessionRecord): Promise<MoveOutcome> {
-    return moveSession(this, id, record, () => this.recordMove(id));
+    return moveSession(this, id, record, () => this.recordMove(id, record.owner));
   }
 
   /** Settles a session found in both stores (see `settleDuplicate`), recording the move when this call completed it. */
   async settle(id: string, now: number): Promise<void> {
-    if (await settleDuplicate(this, id, now)) this.recordMove(id);
+    const settled = await settleDuplicate(this, id, now);
+    if (settled) this.recordMove(id, settled.owner);
   }
 
   /** The current store's cap per owner; what it evicts is also removed from the previous store (see `evictBeyond`). */

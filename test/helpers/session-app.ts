@@ -6,7 +6,7 @@
  */
 import Koa from 'koa';
 import type { SessionkeeperOptions } from '../../middleware/config.ts';
-import { endSession, regenerateSession } from '../../middleware/koa-store-adapter.ts';
+import { endSession, regenerateSession, sessionOwner, sessionPublicId, setSessionOwner } from '../../middleware/koa-store-adapter.ts';
 import { createSessionkeeper, type Sessionkeeper } from '../../middleware/sessionkeeper.ts';
 import type { SessionStore, StoreKind } from '../../middleware/store.ts';
 import { captureLogs, type LogCapture } from './log-capture.ts';
@@ -76,6 +76,18 @@ export async function createSessionApp(kind: StoreKind, options: SessionAppOptio
       case 'POST /regenerate':
         await regenerateSession(ctx);
         ctx.body = { data: ctx.session!.toJSON() };
+        return;
+      case 'POST /owner':
+        // Signs in as ?owner=… (the value as sent, so a test can send any string).
+        await setSessionOwner(ctx, ctx.query.owner as string);
+        ctx.body = { data: ctx.session!.toJSON(), owner: sessionOwner(ctx), id: sessionPublicId(ctx) };
+        return;
+      case 'GET /whoami':
+        void session.toJSON();
+        ctx.body = { owner: sessionOwner(ctx) ?? null, id: sessionPublicId(ctx) ?? null };
+        return;
+      case 'POST /end-others':
+        ctx.body = { ended: await sessions.endOwnerSessions(sessionOwner(ctx)!, { except: ctx, by: 'user' }) };
         return;
       case 'POST /wait':
         // Loads the session, then waits until the test releases it: a request in flight.

@@ -19,6 +19,8 @@ describe('configuration', () => {
       cookieName: 'sid',
       sweepIntervalMs: 60_000,
       maxCount: 0,
+      maxPerOwner: 0,
+      trackDevice: false,
       maxSessionBytes: 2_097_152,
       eventsRetentionMs: 86_400_000,
       logLevel: 'info',
@@ -51,6 +53,8 @@ describe('configuration', () => {
       SESSION_KEYS: 'newest-signing-key-0123456789abcdef,older-signing-key-0123456789abcdef',
       SESSION_SWEEP_INTERVAL: '5m',
       SESSION_MAX_COUNT: '1000',
+      SESSION_MAX_PER_OWNER: '3',
+      SESSION_TRACK_DEVICE: 'true',
       SESSION_MAX_BYTES: '65536',
       SESSION_EVENTS_RETENTION: '90m',
       LOG_LEVEL: 'debug',
@@ -73,6 +77,8 @@ describe('configuration', () => {
       keysGenerated: false,
       sweepIntervalMs: 300_000,
       maxCount: 1000,
+      maxPerOwner: 3,
+      trackDevice: true,
       maxSessionBytes: 65_536,
       eventsRetentionMs: 5_400_000,
       logLevel: 'debug',
@@ -93,6 +99,11 @@ describe('configuration', () => {
     assert.equal(loadConfig({ SESSION_TTL: '12h' }).touchAfterMs, 60_000, 'capped at 60 s');
     assert.equal(loadConfig({ SESSION_TTL: '7d', SESSION_ABSOLUTE_TTL: '0' }).touchAfterMs, 60_000);
     assert.throws(() => resolveConfig({ touchAfterMs: 1.5 }), { message: /^SESSION_TOUCH_AFTER \(option touchAfterMs\)=1.5 is not valid/ });
+    assert.equal(loadConfig({ SESSION_MAX_PER_OWNER: '1' }).maxPerOwner, 1, 'one session per owner');
+    assert.equal(loadConfig({ SESSION_TRACK_DEVICE: 'true' }).trackDevice, true);
+    assert.equal(loadConfig({ SESSION_TRACK_DEVICE: '0' }).trackDevice, false);
+    assert.throws(() => resolveConfig({ maxPerOwner: -1 }), { message: /^SESSION_MAX_PER_OWNER \(option maxPerOwner\)=-1 is not valid/ });
+    assert.throws(() => resolveConfig({ trackDevice: 'yes' as unknown as boolean }), { message: /^SESSION_TRACK_DEVICE \(option trackDevice\)="yes" is not valid/ });
     assert.equal(loadConfig({ SESSION_TOUCH_AFTER: '0' }).touchAfterMs, 0);
     assert.equal(loadConfig({ SESSION_TOUCH_AFTER: '5m' }).touchAfterMs, 300_000);
     assert.equal(loadConfig({ SESSION_TTL: '60s', SESSION_TOUCH_AFTER: '30' }).touchAfterMs, 30_000, 'half of SESSION_TTL is the most');
@@ -158,6 +169,12 @@ describe('configuration', () => {
     [{ NODE_ENV: 'production' }, /^SESSION_KEYS is required when NODE_ENV=production: .*at least 32 characters.*openssl rand -base64 32/],
     [{ SESSION_MAX_COUNT: '-1' }, /^SESSION_MAX_COUNT="-1" is not valid: expected a whole number from 0/],
     [{ SESSION_MAX_COUNT: 'lots' }, /^SESSION_MAX_COUNT="lots" is not valid/],
+    [{ SESSION_MAX_PER_OWNER: '-1' }, /^SESSION_MAX_PER_OWNER="-1" is not valid: expected a whole number from 0/],
+    [{ SESSION_MAX_PER_OWNER: '2.5' }, /^SESSION_MAX_PER_OWNER="2.5" is not valid/],
+    [{ SESSION_MAX_PER_OWNER: 'one' }, /^SESSION_MAX_PER_OWNER="one" is not valid/],
+    [{ SESSION_MAX_PER_OWNER: '1000001' }, /^SESSION_MAX_PER_OWNER="1000001" is not valid/],
+    [{ SESSION_TRACK_DEVICE: 'yes' }, /^SESSION_TRACK_DEVICE="yes" is not valid: expected true or false$/],
+    [{ SESSION_TRACK_DEVICE: 'TRUE ' }, /^SESSION_TRACK_DEVICE="TRUE " is not valid/],
     [{ SESSION_MAX_BYTES: 'big' }, /^SESSION_MAX_BYTES="big" is not valid: expected a whole number from 1024 to 134217728$/],
     [{ SESSION_MAX_BYTES: '-1' }, /^SESSION_MAX_BYTES="-1" is not valid: expected a whole number from 1024/],
     [{ SESSION_MAX_BYTES: '0' }, /^SESSION_MAX_BYTES="0" is not valid: expected a whole number from 1024/],
