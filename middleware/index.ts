@@ -41,7 +41,7 @@ export { publicIdOf } from './ids.ts';
 // The store contract, for a store of your own, and the three stores, for one that shares your client or pool.
 export { InvalidCursorError } from './cursor.ts';
 export {
-  MAX_OWNER_LENGTH, MAX_PAGE_SIZE, expiryOf, isDueToRoll,
+  MAX_OWNER_LENGTH, MAX_PAGE_SIZE, expiryOf, isDueToRoll, ownerProblem,
   type DeviceFacts, type RemovedSession, type Lifetime, type Rolling, type CounterRule, type CounterState,
   type SessionStore, type SessionRecord, type SessionSummary, type SessionPage, type ListOptions, type ListSort, type StoreKind, type SessionData,
 } from './store.ts';

@@ -44,7 +44,7 @@ export async function createApp(options: SiteOptions, deps: SessionkeeperDepende
   const sessions = await createSessionkeeper(app, options.sessions, deps);
   const { production } = sessions.config;
   const renderPage = createPageRenderer({ cacheTemplates: production });
-  const site = siteRoutes(sessions.config, server, renderPage);
+  const site = siteRoutes(sessions.config, server, renderPage, sessions);
   const shutdown = new AbortController();
 
   app.use(securityHeaders({ production }));

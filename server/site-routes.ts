@@ -1,7 +1,8 @@
 import Router from '@koa/router';
-import { endSession, type SessionkeeperConfig } from '../middleware/index.ts';
+import { endSession, type OwnerSessions, type SessionkeeperConfig } from '../middleware/index.ts';
 import { formatBytes, formatDurationLong, formatTime } from '../web/format.ts';
 import { requireSameOrigin } from '../web/same-origin.ts';
+import { addOwnerRoutes } from './owner-routes.ts';
 import { linesOf, textOf } from './text-lines.ts';
 import { parseUpload, uploadedFileOf, UPLOAD_FIELD } from './upload-form.ts';
 import { storedUploadOf, storeUpload, type StoredUpload } from './upload-session.ts';
@@ -10,10 +11,11 @@ import type { RenderPage } from './views.ts';
 
 /**
  * The upload site: a visitor uploads a text file, sees its lines, and can
- * forget the session. Every page is built from the visitor's session, so
- * none may be cached.
+ * forget the session; signed in with a display name, they see and end the
+ * other sessions of that name (`owners`, the running sessionkeeper). Every
+ * page is built from the visitor's session, so none may be cached.
  */
-export function siteRoutes(config: SessionkeeperConfig, server: ServerSettings, renderPage: RenderPage): Router {
+export function siteRoutes(config: SessionkeeperConfig, server: ServerSettings, renderPage: RenderPage, owners: OwnerSessions): Router {
   const router = new Router();
   const limits = {
     maxSize: formatBytes(server.uploadMaxBytes),
@@ -56,6 +58,7 @@ export function siteRoutes(config: SessionkeeperConfig, server: ServerSettings, 
     ctx.redirect('/?forgotten=1');
   });
 
+  addOwnerRoutes(router, owners, renderPage);
   return router;
 }
 
