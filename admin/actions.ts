@@ -8,8 +8,8 @@ import type { SessionkeeperCore } from '../middleware/sessionkeeper.ts';
 import { lastHourStart } from '../middleware/event-log/event-log.ts';
 import type { LifecycleEvent } from '../middleware/events.ts';
 import { isWellFormedPublicId } from '../middleware/ids.ts';
-import { StoreUnavailableError, summaryOf, type SessionPage, type SessionSummary } from '../middleware/store.ts';
-import { InvalidParameterError, type ListQuery } from './list-query.ts';
+import { MAX_PAGE_SIZE, StoreUnavailableError, summaryOf, type SessionPage, type SessionSummary } from '../middleware/store.ts';
+import { checkedOwner, InvalidParameterError, type ListQuery } from './list-query.ts';
 
 /** The totals of the dashboard and of `GET <prefix>/api/stats` (`/admin/api/stats` by default). */
 export interface StoreStats {
@@ -43,7 +43,7 @@ export interface PreviousStoreStats {
   live: number | null;
 }
 
-/** One page of live sessions; never more than `query.limit` read from the store. */
+/** One page of live sessions (only `query.owner`'s when it names one); never more than `query.limit` read from the store. */
 export function listSessions(sessions: SessionkeeperCore, query: ListQuery, nowMs = Date.now()): Promise<SessionPage> {
   return sessions.store.list({ ...query, now: nowMs });
 }
@@ -159,6 +159,26 @@ export async function endAllSessions(sessions: SessionkeeperCore): Promise<numbe
   sessions.events.record('sessions.purged', { count, scope: 'all', by: 'admin' });
   await sessions.events.flushed();
   return count;
+}
+
+/**
+ * Ends every live session of `owner`, each logged as `session.destroyed` by admin with the owner; returns how
+ * many. An owner that cannot name one (see `ownerProblem`) never reaches the store: it throws
+ * InvalidParameterError (400).
+ */
+export async function endSessionsOfOwner(sessions: SessionkeeperCore, owner: string): Promise<number> {
+  const ended = await sessions.endOwnerSessions(checkedOwner(owner), { by: 'admin' });
+  await sessions.events.flushed();
+  return ended;
+}
+
+/**
+ * How many live sessions `owner` holds, for a confirmation page: one page of the owner index at most, so
+ * `atLeast` is true when there may be more than `count`. InvalidParameterError (400) for an owner that cannot name one.
+ */
+export async function countOwnerSessions(sessions: SessionkeeperCore, owner: string, nowMs = Date.now()): Promise<{ count: number; atLeast: boolean }> {
+  const page = await sessions.store.list({ owner: checkedOwner(owner), sort: 'activity', limit: MAX_PAGE_SIZE, now: nowMs });
+  return { count: page.sessions.length, atLeast: page.nextCursor !== null };
 }
 
 function assertPublicId(id: string): void {

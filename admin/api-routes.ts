@@ -4,10 +4,10 @@
  */
 import type Router from '@koa/router';
 import type { SessionkeeperCore } from '../middleware/sessionkeeper.ts';
-import type { SessionSummary } from '../middleware/store.ts';
-import { endAllSessions, endOneSession, latestEvents, listSessions, purgeExpiredSessions, readStats } from './actions.ts';
+import type { DeviceFacts, SessionSummary } from '../middleware/store.ts';
+import { endAllSessions, endOneSession, endSessionsOfOwner, latestEvents, listSessions, purgeExpiredSessions, readStats } from './actions.ts';
 import type { AdminAuth } from './auth.ts';
-import { parseLimit, parseListQuery } from './list-query.ts';
+import { InvalidParameterError, parseLimit, parseListQuery } from './list-query.ts';
 import type { AdminPaths } from './paths.ts';
 
 /** A session as the API shows it. */
@@ -24,6 +24,10 @@ export interface ApiSession {
   sizeBytes: number;
   /** The top-level keys of the session data; never the values. */
   keys: string[];
+  /** Who the session belongs to; absent when it has no owner. */
+  owner?: string;
+  /** The shortened user agent and client address it was created from; only with `SESSION_TRACK_DEVICE`. */
+  device?: DeviceFacts;
 }
 
 /** A session summary as the API (and the CLI's `--json`) shows it. */
@@ -35,6 +39,8 @@ export function toApiSession(summary: SessionSummary): ApiSession {
     expiresAt: new Date(summary.expiresAt).toISOString(),
     sizeBytes: summary.sizeBytes,
     keys: summary.keys,
+    ...(summary.owner === undefined ? {} : { owner: summary.owner }),
+    ...(summary.device === undefined ? {} : { device: summary.device }),
   };
 }
 
@@ -58,6 +64,12 @@ export function addApiRoutes(router: Router, paths: AdminPaths, sessions: Sessio
     ctx.body = { removed: 1 };
   });
 
+  // The router decodes the owner from its path segment (`%2F` for `/`, `%25` for `%`). An empty segment is
+  // answered here too, with the same 400 as any other owner that cannot be one, not as an unknown path.
+  router.delete([paths.at('/api/owners/:owner/sessions'), paths.at('/api/owners//sessions')], auth.requireApi, async (ctx) => {
+    ctx.body = { removed: await endSessionsOfOwner(sessions, ownerInPath(ctx)) };
+  });
+
   router.post(paths.at('/api/purge-expired'), auth.requireApi, async (ctx) => {
     ctx.body = { removed: await purgeExpiredSessions(sessions) };
   });
@@ -65,4 +77,17 @@ export function addApiRoutes(router: Router, paths: AdminPaths, sessions: Sessio
   router.post(paths.at('/api/purge-all'), auth.requireApi, async (ctx) => {
     ctx.body = { removed: await endAllSessions(sessions) };
   });
+}
+
+/**
+ * The owner named by the path, decoded. The router keeps a segment that is not valid percent-encoded UTF-8
+ * as it was sent (`%E0`): that would end the sessions of an owner literally called `%E0`, so it is refused.
+ */
+function ownerInPath(ctx: { captures?: string[] }): string {
+  const raw = ctx.captures?.[0] ?? '';
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new InvalidParameterError('The owner in the path is not valid percent-encoded UTF-8.');
+  }
 }

@@ -9,26 +9,34 @@ import { assertSameOrigin } from '../web/same-origin.ts';
 import type { Render } from '../web/render.ts';
 import type { LifecycleEvent } from '../middleware/events.ts';
 import { formatDurationLong } from '../web/format.ts';
-import { endAllSessions, endOneSession, latestEvents, listSessions, purgeExpiredSessions, readStats } from './actions.ts';
+import { countOwnerSessions, endAllSessions, endOneSession, endSessionsOfOwner, latestEvents, listSessions, purgeExpiredSessions, readStats } from './actions.ts';
 import { adminSessionOf, type AdminAuth, seeOther } from './auth.ts';
 import { assertCsrfToken, CSRF_FIELD } from './csrf.ts';
 import type { EventStreams } from './event-stream.ts';
 import { formField, parseForm } from './form-body.ts';
-import { shortId } from './format.ts';
-import { DEFAULT_PAGE_SIZE, parseListQuery, type ListQuery } from './list-query.ts';
+import { shortId, shortOwner } from './format.ts';
+import { checkedOwner, DEFAULT_PAGE_SIZE, parseListQuery, parseOwnerFilter, type ListQuery } from './list-query.ts';
 import type { AdminPaths } from './paths.ts';
 
 /** Events shown in the feed when the page loads; the stream adds newer ones. */
 const FEED_SIZE = 50;
 
-/** The sessions page's address for a list query, keeping only what differs from the defaults. */
-function sessionsUrl(home: string, query: Partial<ListQuery>): string {
+/** The sessions page's address for a list query (and the result of an action), keeping only what differs from the defaults. */
+function sessionsUrl(home: string, query: Partial<ListQuery>, result: Record<string, string> = {}): string {
   const params = new URLSearchParams();
+  // The owner first: it is what the page is about, and the rest of the address pages through it.
+  if (query.owner !== undefined) params.set('owner', query.owner);
   if (query.sort && query.sort !== 'activity') params.set('sort', query.sort);
   if (query.limit && query.limit !== DEFAULT_PAGE_SIZE) params.set('limit', String(query.limit));
   if (query.cursor) params.set('cursor', query.cursor);
+  for (const [name, value] of Object.entries(result)) params.set(name, value);
   const search = params.toString();
   return search ? `${home}?${search}` : home;
+}
+
+/** The confirmation page of ending every session of `owner`. */
+function endOwnerUrl(paths: AdminPaths, owner: string): string {
+  return `${paths.at('/end-owner')}?${new URLSearchParams({ owner })}`;
 }
 
 /** What the last action removed, from the redirect's query; anything unrecognised shows nothing. */
@@ -38,6 +46,10 @@ function resultOf(query: ParsedUrlQuery): string | undefined {
   if (query.done === 'ended' && isWellFormedPublicId(query.sid)) return `Ended session ${shortId(query.sid)}.`;
   if (query.done === 'purged-expired' && removed !== undefined) return `Purged expired sessions: ${sessionsWord(removed)} removed.`;
   if (query.done === 'ended-all' && removed !== undefined) return `Ended every session: ${sessionsWord(removed)} removed.`;
+  // The owner is the page's own filter, checked already (400 otherwise).
+  if (query.done === 'ended-owner' && removed !== undefined && typeof query.owner === 'string') {
+    return `Ended every session of ${shortOwner(query.owner)}: ${sessionsWord(removed)} removed.`;
+  }
   return undefined;
 }
 
@@ -51,7 +63,7 @@ async function readFeed(sessions: SessionkeeperCore): Promise<{ events: Lifecycl
   }
 }
 
-/** Adds the sessions page, the cleanup forms, the confirmation page and the live event stream. */
+/** Adds the sessions page, the cleanup forms, the confirmation pages and the live event stream. */
 export function addDashboardRoutes(router: Router, paths: AdminPaths, sessions: SessionkeeperCore, auth: AdminAuth, render: Render, streams: EventStreams): void {
   const home = paths.base;
   /** Every form that changes something: signed in, same origin, and the session's CSRF token. */
@@ -74,6 +86,7 @@ export function addDashboardRoutes(router: Router, paths: AdminPaths, sessions: 
       title: 'Sessions',
       query,
       sessionsUrl: (query: Partial<ListQuery>) => sessionsUrl(home, query),
+      endOwnerUrl: query.owner === undefined ? undefined : endOwnerUrl(paths, query.owner),
       storeKind: sessions.store.kind,
       storeLocation: sessions.store.location,
       previousLocation: sessions.transition?.previous.location,
@@ -114,6 +127,28 @@ export function addDashboardRoutes(router: Router, paths: AdminPaths, sessions: 
 
   router.post(paths.at('/end-all'), ...checkedForm, async (ctx) => {
     seeOther(ctx, `${home}?done=ended-all&removed=${await endAllSessions(sessions)}`);
+  });
+
+  // The owner travels in the query string, to the confirmation page and from its form (which posts to the
+  // same address): never in a path, since it may hold `/` or `%`, and never in a form field, whose line
+  // breaks a browser rewrites as CRLF (another owner). The body carries only the CSRF token.
+  router.get(paths.at('/end-owner'), auth.requirePage, async (ctx) => {
+    const owner = checkedOwner(parseOwnerFilter(ctx.query));
+    await render(ctx, 'confirm-end-owner', {
+      ...pageLocals(ctx),
+      title: 'End every session of this owner?',
+      owner,
+      live: await countOwnerSessions(sessions, owner),
+      storeKind: sessions.store.kind,
+      endOwnerUrl: endOwnerUrl(paths, owner),
+      cancelUrl: sessionsUrl(home, { owner }),
+    });
+  });
+
+  router.post(paths.at('/end-owner'), ...checkedForm, async (ctx) => {
+    const owner = checkedOwner(parseOwnerFilter(ctx.query));
+    const removed = await endSessionsOfOwner(sessions, owner);
+    seeOther(ctx, sessionsUrl(home, { owner }, { done: 'ended-owner', removed: String(removed) }));
   });
 
   router.get(paths.at('/events/stream'), auth.requireApi, (ctx) => streams.open(ctx, adminSessionOf(ctx)));

@@ -21,6 +21,15 @@ export function shortId(id: string): string {
   return id.length > 12 ? `${id.slice(0, 12)}…` : id;
 }
 
+/** Characters of an owner shown where space is short (a table cell, a notice); the page holds the whole owner in a title. */
+const SHORT_OWNER_LENGTH = 40;
+
+/** An owner cut to SHORT_OWNER_LENGTH characters (whole code points, never half a surrogate pair) with an ellipsis. */
+export function shortOwner(owner: string): string {
+  const chars = Array.from(owner);
+  return chars.length > SHORT_OWNER_LENGTH ? `${chars.slice(0, SHORT_OWNER_LENGTH).join('')}…` : owner;
+}
+
 /** The details of a lifecycle event in a few words: who ended it, how many a purge removed. */
 export function describeEvent(event: LifecycleEvent): string {
   if (event.event === 'sessions.purged') {

@@ -1,6 +1,6 @@
 import type { ParsedUrlQuery } from 'node:querystring';
 import { decodeCursor } from '../middleware/cursor.ts';
-import { MAX_PAGE_SIZE, type ListSort } from '../middleware/store.ts';
+import { MAX_PAGE_SIZE, ownerProblem, type ListSort } from '../middleware/store.ts';
 
 /** A page request of the session list, validated. */
 export interface ListQuery {
@@ -10,6 +10,8 @@ export interface ListQuery {
   sort: ListSort;
   /** Absent for the first page. */
   cursor?: string;
+  /** Only this owner's sessions; absent for every session. */
+  owner?: string;
 }
 
 /** A query parameter outside what it allows: the request gets 400 with this message. */
@@ -49,7 +51,7 @@ export function parseLimit(query: ParsedUrlQuery): number {
 }
 
 /**
- * `limit`, `sort` (activity or expiry, default activity) and `cursor` of a
+ * `limit`, `sort` (activity or expiry, default activity), `cursor` and `owner` of a
  * session-list request. A malformed cursor throws InvalidCursorError (400)
  * here, before any store is asked.
  */
@@ -59,5 +61,24 @@ export function parseListQuery(query: ParsedUrlQuery): ListQuery {
   if (!(SORTS as string[]).includes(sortText)) throw new InvalidParameterError(`sort must be one of: ${SORTS.join(', ')}.`);
   const cursor = single(query, 'cursor');
   if (cursor !== undefined) decodeCursor(cursor);
-  return { limit, sort: sortText as ListSort, ...(cursor === undefined ? {} : { cursor }) };
+  const owner = parseOwnerFilter(query);
+  return { limit, sort: sortText as ListSort, ...(cursor === undefined ? {} : { cursor }), ...(owner === undefined ? {} : { owner }) };
+}
+
+/**
+ * `owner`: absent for every session. Unlike the other parameters an empty value is an error, not "absent":
+ * a script that sends `owner=` from an empty variable must not get every session back as if they were one owner's.
+ */
+export function parseOwnerFilter(query: ParsedUrlQuery): string | undefined {
+  const value = query.owner;
+  if (Array.isArray(value)) throw new InvalidParameterError('owner was given more than once; give it once.');
+  return value === undefined ? undefined : checkedOwner(value);
+}
+
+/** `owner` itself when it can name a session's owner (see `ownerProblem`); otherwise InvalidParameterError (400) saying why. */
+export function checkedOwner(owner: string | undefined): string {
+  if (owner === undefined) throw new InvalidParameterError('No owner was given.');
+  const problem = ownerProblem(owner);
+  if (problem !== undefined) throw new InvalidParameterError(`That is not an owner: ${problem}.`);
+  return owner;
 }

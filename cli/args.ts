@@ -7,7 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_PAGE_SIZE } from '../admin/list-query.ts';
 import { MAX_EVENTS_PAGE } from '../middleware/event-log/event-log.ts';
 import { isWellFormedPublicId } from '../middleware/ids.ts';
-import type { ListSort } from '../middleware/store.ts';
+import { ownerProblem, type ListSort } from '../middleware/store.ts';
 import { UsageError } from './errors.ts';
 
 /** What `help` explains: everything, or one command group. */
@@ -16,10 +16,11 @@ export type HelpTopic = 'all' | 'sessions' | 'events' | 'migrate' | 'dashboard';
 /** One parsed command line. */
 export type Command =
   | { name: 'help'; topic: HelpTopic }
-  | { name: 'sessions list'; sort: ListSort; limit: number; json: boolean }
+  | { name: 'sessions list'; sort: ListSort; limit: number; json: boolean; owner?: string }
   | { name: 'sessions count'; json: boolean }
   | { name: 'sessions show'; id: string; json: boolean }
   | { name: 'sessions end'; id: string; json: boolean }
+  | { name: 'sessions end --owner'; owner: string; json: boolean }
   | { name: 'sessions purge-expired'; json: boolean }
   | { name: 'sessions end-all'; json: boolean }
   | { name: 'events'; follow: boolean; limit: number; json: boolean }
@@ -34,6 +35,8 @@ const SESSION_SUBCOMMANDS = ['list', 'count', 'show', 'end', 'purge-expired', 'e
 const SORTS: readonly ListSort[] = ['activity', 'expiry'];
 const HELP_FLAGS = ['--help', '-h'];
 const JSON_OPTION = { json: { type: 'boolean' } } as const;
+// `multiple`, so that a second --owner is refused rather than quietly taking the place of the first.
+const OWNER_OPTION = { owner: { type: 'string', multiple: true } } as const;
 
 /** Reads the arguments after `sessionkeeper`; throws UsageError for anything it does not know. */
 export function parseCommand(argv: readonly string[]): Command {
@@ -60,19 +63,30 @@ function parseSessionsCommand(argv: readonly string[]): Command {
   const help = { name: 'help', topic: 'sessions' } as const;
   switch (sub) {
     case 'list': {
-      const values = parseOptions('sessions list', args, { ...JSON_OPTION, sort: { type: 'string' }, limit: { type: 'string' } })?.values;
+      const values = parseOptions('sessions list', args, { ...JSON_OPTION, sort: { type: 'string' }, limit: { type: 'string' }, ...OWNER_OPTION })?.values;
       if (!values) return help;
-      return { name: 'sessions list', sort: sortOf(values.sort), limit: limitOf('sessions list', values.limit, 1, MAX_LIST_LIMIT), json: values.json === true };
+      const command = { name: 'sessions list', sort: sortOf(values.sort), limit: limitOf('sessions list', values.limit, 1, MAX_LIST_LIMIT), json: values.json === true } as const;
+      return values.owner === undefined ? command : { ...command, owner: ownerOf('sessions list', values.owner) };
     }
     case 'count':
     case 'purge-expired': {
       const values = parseOptions(`sessions ${sub}`, args, JSON_OPTION)?.values;
       return values ? { name: `sessions ${sub}`, json: values.json === true } : help;
     }
-    case 'show':
+    case 'show': {
+      const parsed = parseOptions('sessions show', idsAsPositionals(args), JSON_OPTION, 1);
+      return parsed ? { name: 'sessions show', id: publicIdOf(sub, parsed.positionals), json: parsed.values.json === true } : help;
+    }
     case 'end': {
-      const parsed = parseOptions(`sessions ${sub}`, idsAsPositionals(args), JSON_OPTION, 1);
-      return parsed ? { name: `sessions ${sub}`, id: publicIdOf(sub, parsed.positionals), json: parsed.values.json === true } : help;
+      const parsed = parseOptions('sessions end', idsAsPositionals(args), { ...JSON_OPTION, ...OWNER_OPTION }, 1);
+      if (!parsed) return help;
+      const json = parsed.values.json === true;
+      if (parsed.values.owner === undefined) {
+        if (parsed.positionals.length === 0) throw new UsageError('sessions end needs a session id (the ID column of sessions list) or --owner O', SESSIONS_HELP);
+        return { name: 'sessions end', id: publicIdOf(sub, parsed.positionals), json };
+      }
+      if (parsed.positionals.length > 0) throw new UsageError('sessions end takes a session id or --owner, not both', SESSIONS_HELP);
+      return { name: 'sessions end --owner', owner: ownerOf('sessions end', parsed.values.owner), json };
     }
     case 'end-all': {
       const values = parseOptions('sessions end-all', args, { ...JSON_OPTION, yes: { type: 'boolean' } })?.values;
@@ -97,9 +111,12 @@ function parseMigrateCommand(args: readonly string[]): Command {
   return { name: 'migrate', dryRun: values['dry-run'] === true, json: values.json === true };
 }
 
+/** The value of one option: a string, a flag, or every value of one that may be repeated (`--owner`). */
+type OptionValue = string | boolean | string[] | undefined;
+
 /** Option values by name, and the positional arguments. */
 interface Parsed {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, OptionValue>;
   positionals: string[];
 }
 
@@ -148,13 +165,22 @@ function publicIdOf(sub: string, positionals: string[]): string {
   throw new UsageError(`sessions ${sub}: ${shown} is not a session id: ids are the 43-character public ids sessions list shows`, SESSIONS_HELP);
 }
 
-function sortOf(value: string | boolean | undefined): ListSort {
+/** The value of `--owner` when it names one owner; a repeated, empty, too long or malformed one is a UsageError saying why. */
+function ownerOf(command: string, values: OptionValue): string {
+  const [owner, ...more] = values as string[];
+  if (more.length > 0) throw new UsageError(`${command}: --owner was given more than once; give it once`, SESSIONS_HELP);
+  const problem = ownerProblem(owner);
+  if (problem === undefined) return owner!;
+  throw new UsageError(`${command}: --owner is not an owner: ${problem}`, SESSIONS_HELP);
+}
+
+function sortOf(value: OptionValue): ListSort {
   if (value === undefined) return 'activity';
   if ((SORTS as unknown[]).includes(value)) return value as ListSort;
   throw new UsageError(`sessions list: --sort must be one of ${SORTS.join(', ')}, not ${JSON.stringify(value)}`, SESSIONS_HELP);
 }
 
-function limitOf(command: string, value: string | boolean | undefined, min: number, max: number): number {
+function limitOf(command: string, value: OptionValue, min: number, max: number): number {
   if (value === undefined) return Math.min(DEFAULT_PAGE_SIZE, max);
   const limit = typeof value === 'string' && /^\d{1,7}$/.test(value) ? Number(value) : Number.NaN;
   if (limit >= min && limit <= max) return limit;

@@ -29,6 +29,17 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 
 export const SESSION_COLUMNS = ['ID', 'CREATED', 'LAST SEEN', 'EXPIRES', 'SIZE', 'KEYS'] as const;
 
+/**
+ * `sessions list` for people: a row per session, and an OWNER column last (owners may be long, and the
+ * last column is not padded) when one of them has an owner; `-` for a session without one.
+ */
+export function formatSessionTable(sessions: readonly SessionSummary[], nowMs: number): string {
+  const rows = sessions.map((session) => sessionRow(session, nowMs));
+  if (!sessions.some((session) => session.owner !== undefined)) return formatTable(SESSION_COLUMNS, rows);
+  const withOwners = rows.map((row, index) => [...row, ownerCell(sessions[index]!.owner)]);
+  return formatTable([...SESSION_COLUMNS, 'OWNER'], withOwners);
+}
+
 /** One session as a row of `sessions list`: the full id, so that it can be pasted into `sessions end`. */
 export function sessionRow(session: SessionSummary, nowMs: number): string[] {
   return [
@@ -51,8 +62,14 @@ export function formatSessionDetails(session: SessionSummary, nowMs: number): st
     ['size', `${formatBytes(session.sizeBytes)} of JSON`],
     ['keys', keyNames(session.keys)],
   ];
+  if (session.owner !== undefined) facts.push(['owner', ownerCell(session.owner)]);
+  if (session.device !== undefined) facts.push(['device', printable(`${session.device.userAgent} from ${session.device.address}`)]);
   const width = Math.max(...facts.map(([label]) => label.length));
   return facts.map(([label, value]) => `${label.padEnd(width)}  ${value}\n`).join('');
+}
+
+function ownerCell(owner: string | undefined): string {
+  return owner === undefined ? '-' : printable(owner);
 }
 
 function keyNames(keys: readonly string[]): string {

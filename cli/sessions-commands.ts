@@ -3,13 +3,13 @@
  * shell. Each action is the dashboard's own (`admin/actions.ts`), so it is
  * logged the same way, as a lifecycle event `by: admin`.
  */
-import { endAllSessions, endOneSession, listSessions, purgeExpiredNow, readSession, readStats, type PreviousStoreStats } from '../admin/actions.ts';
+import { endAllSessions, endOneSession, endSessionsOfOwner, listSessions, purgeExpiredNow, readSession, readStats, type PreviousStoreStats } from '../admin/actions.ts';
 import { toApiSession } from '../admin/api-routes.ts';
 import type { SessionkeeperCore } from '../middleware/sessionkeeper.ts';
 import { MAX_PAGE_SIZE, type ListSort, type SessionSummary } from '../middleware/store.ts';
 import type { Command } from './args.ts';
 import { CommandFailed } from './errors.ts';
-import { formatSessionDetails, formatTable, jsonLine, SESSION_COLUMNS, sessionRow, type Streams } from './output.ts';
+import { formatSessionDetails, formatSessionTable, jsonLine, printable, type Streams } from './output.ts';
 import { purgeProgress } from './progress.ts';
 
 export type SessionsCommand = Extract<Command, { name: `sessions ${string}` }>;
@@ -21,12 +21,14 @@ export async function runSessionsCommand(sessions: SessionkeeperCore, command: S
   const nowMs = Date.now();
   switch (command.name) {
     case 'sessions list': {
-      const rows: string[][] = [];
+      const listed: SessionSummary[] = [];
       await eachListed(sessions, command, nowMs, (page) => {
         if (command.json) stdout.write(page.map((session) => jsonLine(toApiSession(session))).join(''));
-        else rows.push(...page.map((session) => sessionRow(session, nowMs)));
+        else listed.push(...page);
       });
-      if (!command.json) stdout.write(rows.length > 0 ? formatTable(SESSION_COLUMNS, rows) : 'no live sessions\n');
+      if (command.json) return;
+      const none = command.owner === undefined ? 'no live sessions' : `no live sessions of owner ${quoted(command.owner)}`;
+      stdout.write(listed.length > 0 ? formatSessionTable(listed, nowMs) : `${none}\n`);
       return;
     }
     case 'sessions count': {
@@ -53,6 +55,11 @@ export async function runSessionsCommand(sessions: SessionkeeperCore, command: S
       stdout.write(command.json ? jsonLine({ removed: 1 }) : `ended session ${command.id}\n`);
       return;
     }
+    case 'sessions end --owner': {
+      const removed = await endSessionsOfOwner(sessions, command.owner);
+      stdout.write(command.json ? jsonLine({ removed }) : `ended ${plural(removed, 'session')} of owner ${quoted(command.owner)}\n`);
+      return;
+    }
     case 'sessions purge-expired': {
       const progress = purgeProgress(stderr);
       const removed = await purgeExpiredNow(sessions, (soFar) => progress.update(soFar)).finally(() => progress.done());
@@ -70,13 +77,13 @@ export async function runSessionsCommand(sessions: SessionkeeperCore, command: S
 /** Pages through the list as the dashboard does (cursor pages of at most MAX_PAGE_SIZE) until `limit` sessions. */
 async function eachListed(
   sessions: SessionkeeperCore,
-  { sort, limit }: { sort: ListSort; limit: number },
+  { sort, limit, owner }: { sort: ListSort; limit: number; owner?: string },
   nowMs: number,
   onPage: (page: SessionSummary[]) => void,
 ): Promise<void> {
   let cursor: string | undefined;
   for (let left = limit; left > 0; ) {
-    const page = await listSessions(sessions, { sort, limit: Math.min(left, MAX_PAGE_SIZE), cursor }, nowMs);
+    const page = await listSessions(sessions, { sort, limit: Math.min(left, MAX_PAGE_SIZE), cursor, owner }, nowMs);
     onPage(page.sessions);
     left -= page.sessions.length;
     if (page.nextCursor === null || page.sessions.length === 0) return;
@@ -88,6 +95,11 @@ async function eachListed(
 function describeSwitch(previous: PreviousStoreStats, movedLastHour: number): string {
   const left = previous.live === null ? `the ${previous.store} store is not answering` : `${plural(previous.live, 'session')} still in the ${previous.store} store`;
   return `switching from ${previous.store}: ${left}, ${movedLastHour} moved in the last hour (sessionkeeper migrate moves the rest)`;
+}
+
+/** An owner in a line of output: quoted, so that spaces and quotes in it stay visible, and safe for the terminal. */
+function quoted(owner: string): string {
+  return printable(JSON.stringify(owner));
 }
 
 function plural(count: number, noun: string): string {

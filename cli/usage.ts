@@ -2,12 +2,15 @@
 import type { HelpTopic } from './args.ts';
 
 const SESSIONS = `Sessions (the live ones, as the dashboard lists them; ids are the public ids it shows):
-  sessionkeeper sessions list [--sort activity|expiry] [--limit N] [--json]
-      most recent activity first, or soonest to expire first; at most N (default 50, up to 100000)
+  sessionkeeper sessions list [--sort activity|expiry] [--limit N] [--owner O] [--json]
+      most recent activity first, or soonest to expire first; at most N (default 50, up to 100000);
+      with --owner, only the sessions of owner O (the app's setSessionOwner)
   sessionkeeper sessions count [--json]          how many sessions are live (during a backend switch,
                                                  in the new store; the old store's count on stderr)
   sessionkeeper sessions show <id> [--json]      times, size and key names of one session (never its values)
   sessionkeeper sessions end <id> [--json]       ends one session (logged as session.destroyed by admin)
+  sessionkeeper sessions end --owner O [--json]  ends every live session of owner O: signed out on every
+                                                 device (each logged as session.destroyed by admin)
   sessionkeeper sessions purge-expired [--json]  removes every expired session now
   sessionkeeper sessions end-all --yes [--json]  ends every session, live or expired`;
 
@@ -34,6 +37,7 @@ const DASHBOARD = `Dashboard:
 const COMMON = `Settings: the library's environment variables (SESSION_STORE, SESSION_FILE_DIR, REDIS_URL,
 SESSION_REDIS_PREFIX, DATABASE_URL, SESSION_PG_TABLE, SESSION_STORE_PREVIOUS, PREVIOUS_..., ...),
 as the application reads them.
+Owners: any text up to 512 characters; one that starts with - is given as --owner=-O.
 Output: aligned columns, or one JSON object per line with --json. Log lines go to stderr,
 at LOG_LEVEL (default warn for the CLI).
 Exit status: 0 done, 1 failed (store not answering, no such session), 2 wrong usage or setting.`;

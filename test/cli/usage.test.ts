@@ -68,7 +68,7 @@ test('help: the commands on stdout, exit status 0; a group\'s --help shows that 
     assert.match(result.stdout, /^Usage: sessionkeeper <command> \[options\]\n/);
     assert.match(result.stdout, /Exit status: 0 done, 1 failed .*, 2 wrong usage or setting\.\n$/);
   }
-  for (const command of ['sessions list [--sort activity|expiry] [--limit N] [--json]', 'sessions count', 'sessions show <id>', 'sessions end <id>', 'sessions purge-expired', 'sessions end-all --yes', 'events [--limit N] [--follow] [--json]', 'sessionkeeper migrate [--dry-run] [--json]', 'sessionkeeper dashboard']) {
+  for (const command of ['sessions list [--sort activity|expiry] [--limit N] [--owner O] [--json]', 'sessions count', 'sessions show <id>', 'sessions end <id>', 'sessions end --owner O', 'sessions purge-expired', 'sessions end-all --yes', 'events [--limit N] [--follow] [--json]', 'sessionkeeper migrate [--dry-run] [--json]', 'sessionkeeper dashboard']) {
     assert.ok(all.stdout.includes(command), `--help lists ${command}`);
   }
   assert.match(all.stdout, /LOG_LEVEL \(default warn for the CLI\)/);
