@@ -20,6 +20,7 @@ import { FileEventLog } from '../event-log/file-event-log.ts';
 import { withLockFile } from './lock-file.ts';
 import { BoundedSelection, mapConcurrently, SESSION_FILE_SUFFIX, SessionDirectoryWalk, TEMP_FILE_PREFIX, walkSessionDirectory, type SessionFileHint } from './file-index.ts';
 import { FileOwnerIndex } from './file-owner-index.ts';
+import { FileTombstones } from './file-tombstones.ts';
 
 /** What `new FileStore(…)` takes. */
 export interface FileStoreOptions {
@@ -56,10 +57,13 @@ export class FileStore implements SessionStore {
   #parkedWalk: { walk: SessionDirectoryWalk; timer: NodeJS.Timeout } | undefined;
   /** Which sessions each owner has (see file-owner-index.ts). */
   readonly #owners: FileOwnerIndex;
+  /** Sessions being ended, for writes racing their removal from another process (see file-tombstones.ts). */
+  readonly #tombstones: FileTombstones;
 
   constructor(options: FileStoreOptions) {
     this.location = resolve(options.dir);
     this.#owners = new FileOwnerIndex(this.location, (id) => this.pathOf(id));
+    this.#tombstones = new FileTombstones(this.location);
   }
 
   async init(): Promise<void> {
@@ -72,7 +76,7 @@ export class FileStore implements SessionStore {
     if (!roll || !isDueToRoll(roll, record.lastSeenAt, now)) return record;
     const rolled = { ...record, lastSeenAt: now, expiresAt: expiryOf(roll, record.createdAt, now) };
     // Written back only while the session is still there: a destroy meanwhile wins.
-    return (await this.write(id, rolled, () => this.isLive(id, now))) ? rolled : undefined;
+    return (await this.write(id, rolled, () => this.liveSince(id, now))) ? rolled : undefined;
   }
 
   /**
@@ -133,7 +137,7 @@ export class FileStore implements SessionStore {
   /** Reads nothing first: whether the session is still live is checked with the rename itself (see `isLive`). */
   async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
     if (!isWellFormedPublicId(id)) return false;
-    return this.write(id, record, () => this.isLive(id, now));
+    return this.write(id, record, () => this.liveSince(id, now));
   }
 
   async destroy(id: string): Promise<boolean> {
@@ -202,7 +206,12 @@ export class FileStore implements SessionStore {
    */
   async purgeExpired(now: number, batchSize: number): Promise<RemovedSession[]> {
     if (batchSize < 1) return [];
-    const walk = this.#resumePurgeWalk() ?? (await SessionDirectoryWalk.open(this.location, true));
+    let walk = this.#resumePurgeWalk();
+    if (!walk) {
+      // A new sweep: the tombstones of the last one are no longer needed.
+      await this.#tombstones.removeOld(Date.now());
+      walk = await SessionDirectoryWalk.open(this.location, true);
+    }
     const candidates: string[] = [];
     let over = true;
     try {
@@ -233,7 +242,7 @@ export class FileStore implements SessionStore {
     return this.exclusive(id, async () => {
       const stats = lstatSync(this.pathOf(id), { throwIfNoEntry: false });
       if (!stats?.isFile() || Math.round(stats.mtimeMs) > now) return undefined;
-      return this.removeFile(id);
+      return this.removeFile(id, { expired: true });
     });
   }
 
@@ -362,17 +371,20 @@ export class FileStore implements SessionStore {
   }
 
   /**
-   * True while the session's file exists and has not expired at `now` by its mtime, which every write sets
-   * to the expiry before renaming the file into place. A synchronous `lstat`: a few µs, no thread-pool trip.
+   * While the session's file exists and has not expired at `now` by its mtime (which every write sets to the
+   * expiry before renaming the file into place), when that version of it appeared (its ctime, ms); undefined
+   * otherwise. A synchronous `lstat`: a few µs, no thread-pool trip.
    */
-  private isLive(id: string, now: number): boolean {
+  private liveSince(id: string, now: number): number | undefined {
     const stats = lstatSync(this.pathOf(id), { throwIfNoEntry: false });
-    return stats?.isFile() === true && Math.round(stats.mtimeMs) > now;
+    return stats?.isFile() === true && Math.round(stats.mtimeMs) > now ? stats.ctimeMs : undefined;
   }
 
   /**
    * Writes a session atomically: temporary file, times as the index hint, fsync (unless `sync` is false), rename.
-   * With `stillThere`, writes nothing and returns false when it says the session is gone. With `onlyIfAbsent`,
+   * With `stillThere`, writes nothing and returns false when it says the session is gone, and takes back what
+   * it wrote when a removal from another process landed between that check and the rename (see
+   * file-tombstones.ts). With `onlyIfAbsent`,
    * writes nothing and returns false when a file already has the session's name.
    *
    * Three steps go through libuv's thread pool: creating the file and renaming it, which take the directory's
@@ -384,7 +396,7 @@ export class FileStore implements SessionStore {
   private async write(
     id: string,
     record: SessionRecord,
-    stillThere?: () => boolean,
+    stillThere?: () => number | undefined,
     { sync = true, onlyIfAbsent = false } = {},
   ): Promise<boolean> {
     const tempPath = join(this.location, `${TEMP_FILE_PREFIX}${nextTempName()}`);
@@ -399,15 +411,20 @@ export class FileStore implements SessionStore {
         closeSync(fd);
       }
       // POSIX has no "rename only if the target exists": the check and the rename run as one step
-      // against this process's unlinks, so a destroy cannot land between them and be undone.
-      // (Another process sharing the directory can still slip in between.)
+      // against this process's unlinks, so a destroy cannot land between them and be undone; another
+      // process's removal can, and leaves a tombstone that the check after the rename finds.
       return await this.exclusive(id, async () => {
-        if (stillThere && !stillThere()) {
+        const checkedVersionSince = stillThere?.();
+        if (stillThere && checkedVersionSince === undefined) {
           removeQuietly(tempPath);
           return false;
         }
         if (onlyIfAbsent) return (await linkUnlessTaken(tempPath, this.pathOf(id))) && (await this.syncDirectory());
         await rename(tempPath, this.pathOf(id));
+        if (checkedVersionSince !== undefined && this.#tombstones.endedSince(id, checkedVersionSince)) {
+          removeQuietly(this.pathOf(id));
+          return false;
+        }
         return true;
       });
     } catch (error) {
@@ -449,9 +466,14 @@ export class FileStore implements SessionStore {
   /**
    * Unlinks a session file (callers hold `exclusive`), then its owner index entries; what this call removed,
    * or undefined. An owned session's file is read first, for its owner: the index keeps only a digest.
+   * A tombstone goes first, so that a write racing from another process takes itself back (see
+   * file-tombstones.ts). An unowned expired session (`expired`) is removed without one: one that a racing
+   * roll brings back was in use when it was rolled, and its owner index has nothing to lose.
    */
-  private async removeFile(id: string): Promise<RemovedSession | undefined> {
-    const owner = this.#owners.linkedDigest(id) === undefined ? undefined : this.read(id)?.owner;
+  private async removeFile(id: string, { expired = false } = {}): Promise<RemovedSession | undefined> {
+    const owned = this.#owners.linkedDigest(id) !== undefined;
+    const owner = owned ? this.read(id)?.owner : undefined;
+    if (owned || !expired) this.#tombstones.touch(id);
     try {
       await unlink(this.pathOf(id));
     } catch (error) {

@@ -6,10 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readdir, readlink, unlink, utimes } from 'node:fs/promises';
+import fsPromises, { readdir, readlink, unlink, utimes } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
 import { ownerDigest, type SessionRecord } from '../../middleware/store.ts';
+import { FileStore } from '../../middleware/stores/file-store.ts';
 import { withFileStore } from '../helpers/store-fixtures.ts';
 
 const newId = () => publicIdOf(newSessionId());
@@ -58,5 +60,34 @@ test('the walks of the session directory pass over the index', async () => {
     assert.deepEqual((await store.list({ sort: 'expiry', limit: 10, now })).sessions.map((s) => s.id), [id]);
     assert.deepEqual(await store.purgeExpired(now + 600_000, 10), [{ id, owner: 'ada' }]);
     assert.equal(await store.destroyAll(), 0);
+  });
+});
+
+test('a removal from another process between a write\'s check and its rename: the write takes itself back', async () => {
+  await withFileStore(async (store, dir) => {
+    const now = Date.now();
+    const id = newId();
+    await store.create(id, owned(now, 'ada'));
+    const otherProcess = new FileStore({ dir });
+    // The other process ends the session right after this one checked it and before it renames: the moment
+    // POSIX gives no way to close. The rename is hooked through node:fs/promises, which the store calls.
+    const promises = fsPromises as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const rename = promises.rename!;
+    promises.rename = async (...args: unknown[]) => {
+      promises.rename = rename;
+      syncBuiltinESMExports();
+      assert.deepEqual(await otherProcess.endOwnerSessions('ada', now, []), [id]);
+      return rename(...args);
+    };
+    syncBuiltinESMExports();
+    try {
+      const later = now + 1000;
+      assert.equal(await store.update(id, { ...owned(now, 'ada'), data: { late: true }, lastSeenAt: later }, later), false, 'the write says it did not land');
+    } finally {
+      promises.rename = rename;
+      syncBuiltinESMExports();
+    }
+    assert.equal(await store.get(id, now), undefined, 'the ended session stays ended');
+    assert.deepEqual((await store.list({ owner: 'ada', sort: 'activity', limit: 10, now })).sessions, []);
   });
 });
