@@ -100,24 +100,33 @@ export function sessionOwner(ctx: Context): string | undefined {
  * one, gets a new id first, as a login should (`session.regenerated`; a visitor without a session gets one,
  * `session.created`), and the new id carries the owner from its creation: the store indexes it under the owner
  * in the same step (and, with `SESSION_MAX_PER_OWNER`, evicts that owner's least recently used sessions beyond
- * the cap). The same owner again changes nothing.
+ * the cap). The same owner again changes nothing. A session that had another owner starts empty: one
+ * account's data never follows a sign-in as another. A session ended meanwhile (by `endOwnerSessions`, say)
+ * passes nothing on either.
  *
- * @throws TypeError when `owner` is not a non-empty string of at most 512 characters without NUL.
+ * @throws TypeError when `owner` is not a non-empty string of at most 512 characters without NUL or lone surrogates.
  */
 export async function setSessionOwner(ctx: Context, owner: string): Promise<void> {
   assertOwner(owner);
   const state = requestSessionOf(ctx);
   if (!state) throw new TypeError('sessionkeeper: setSessionOwner was called outside sessionkeeper\'s middleware');
-  // Loads the session (koa-session reads it lazily) so the current owner is known.
+  // koa-session loaded the session before the route ran (an external store is read eagerly).
   const session = ctx.session;
   if (!session) throw new TypeError('sessionkeeper: setSessionOwner was called after the session was ended in this request');
-  if (state.loaded?.owner === owner) return;
+  const previousOwner = state.loaded?.owner;
+  if (previousOwner === owner) return;
+  if (previousOwner !== undefined) clearData(session);
   state.newOwner = owner;
   try {
     await regenerateSession(ctx);
   } finally {
     state.newOwner = undefined;
   }
+}
+
+/** Empties a koa-session session object: its own fields are the application's data. */
+function clearData(session: NonNullable<Context['session']>): void {
+  for (const key of Object.keys(session.toJSON())) delete (session as unknown as Record<string, unknown>)[key];
 }
 
 /** koa-session always passes the request's context; its types mark it optional. */
@@ -211,8 +220,7 @@ export class KoaStoreAdapter {
     // A new id for an old session is not a new session: its absolute limit still counts from the first creation.
     const createdAt = regenerating?.createdAt ?? now;
     const owner = state.newOwner ?? regenerating?.owner;
-    // The device of a new owner's session is the one signing in now; a plain regeneration keeps what it had.
-    const device = this.settings.trackDevice ? (state.newOwner === undefined ? regenerating?.device : undefined) ?? deviceFactsOf(contextOf(options)) : undefined;
+    const device = this.deviceFor(state, contextOf(options));
     const record = { data, dataJson, createdAt, lastSeenAt: now, expiresAt: expiryOf(this.settings, createdAt, now), owner, device };
     const evicted = await state.store.create(id, record, this.settings.maxPerOwner);
     state.loaded = { id, createdAt, owner, device };
@@ -221,6 +229,16 @@ export class KoaStoreAdapter {
     const previousSid = regenerating?.previousSid;
     if (previousSid) this.events.record('session.regenerated', { sid: id, previousSid, ...ownerField });
     else this.events.record('session.created', { sid: id, ...ownerField });
+  }
+
+  /**
+   * The device facts a new session gets, when they are tracked: a plain regeneration keeps what the session
+   * had; a sign-in (`setSessionOwner`) or a new session takes the request's.
+   */
+  private deviceFor(state: RequestSession, ctx: Context): DeviceFacts | undefined {
+    if (!this.settings.trackDevice) return undefined;
+    const kept = state.newOwner === undefined ? state.regenerating?.device : undefined;
+    return kept ?? deviceFactsOf(ctx);
   }
 
   async destroy(rawId: string, options: { ctx?: unknown }): Promise<void> {
@@ -232,7 +250,13 @@ export class KoaStoreAdapter {
     const removed = await state.store.destroy(id);
     const loaded = state.loaded?.id === id ? state.loaded : undefined;
     state.loaded = undefined;
-    if (!removed) return;
+    if (!removed) {
+      // The session this request loaded was ended meanwhile (by another request, `endOwnerSessions`, an
+      // operator): the regeneration under way must not carry its data over to the new id.
+      const session = contextOf(options).session;
+      if (state.regenerating && loaded && session) clearData(session);
+      return;
+    }
     if (state.regenerating) Object.assign(state.regenerating, { previousSid: id, createdAt: loaded?.createdAt, owner: loaded?.owner, device: loaded?.device });
     else this.events.record('session.destroyed', { sid: id, by: state.endedBy ?? 'app', ...(loaded?.owner === undefined ? {} : { owner: loaded.owner }) });
   }

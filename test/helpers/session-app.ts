@@ -97,7 +97,14 @@ export async function createSessionApp(kind: StoreKind, options: SessionAppOptio
           parkedReady!();
         });
         if (ctx.query.write) session.late = ctx.query.write;
-        ctx.status = 204;
+        // What the request does once released: a regeneration, or a sign-in as ?then=owner:<name>.
+        if (ctx.query.then === 'regenerate') await regenerateSession(ctx);
+        if (typeof ctx.query.then === 'string' && ctx.query.then.startsWith('owner:')) await setSessionOwner(ctx, ctx.query.then.slice('owner:'.length));
+        if (!ctx.query.then) {
+          ctx.status = 204;
+          return;
+        }
+        ctx.body = { data: ctx.session?.toJSON() ?? null, owner: sessionOwner(ctx) ?? null };
         return;
       default:
         ctx.status = 404;

@@ -136,6 +136,30 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(await handle.sessions.listOwnerSessions('ada'), []);
     });
 
+    for (const then of ['regenerate', 'owner:grace'] as const) {
+      test(`a request in flight that ends in a ${then.split(':')[0]} after its session was ended by owner carries none of its data or owner over`, async () => {
+        const device = await signIn('ada');
+        const inFlight = http().post(`/wait?then=${then}`).set('Cookie', device.header).then((res) => res);
+        await handle.parked();
+        assert.equal(await handle.sessions.endOwnerSessions('ada'), 1);
+        handle.release();
+        const res = await inFlight;
+        assert.equal(res.status, 200);
+        assert.deepEqual(res.body.data, {}, 'the ended session\'s data stays ended');
+        assert.equal(res.body.owner, then === 'regenerate' ? null : 'grace');
+        assert.deepEqual(await handle.sessions.listOwnerSessions('ada'), []);
+        const fresh = cookieOf(res);
+        assert.deepEqual((await http().get('/read').set('Cookie', fresh.header)).body.data, {});
+      });
+    }
+
+    test('signing in as another owner starts the session empty: one account\'s data never follows another\'s sign-in', async () => {
+      const ada = await signIn('ada');
+      const res = await http().post('/owner?owner=grace').set('Cookie', ada.header).expect(200);
+      assert.deepEqual(res.body.data, {});
+      assert.equal(res.body.owner, 'grace');
+    });
+
     test('a regeneration after the session was ended by owner passes no owner on', async () => {
       const device = await signIn('ada');
       await handle.sessions.endOwnerSessions('ada');
