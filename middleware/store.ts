@@ -186,8 +186,9 @@ export interface SessionStore {
    */
   insert(id: string, record: SessionRecord): Promise<boolean>;
   /**
-   * Replaces the data and times of a session that still exists and has not expired at `now`.
-   * Returns false, writing nothing, when it is gone: a destroyed session is never brought back.
+   * Replaces the data and times of a session that still exists and has not expired at `now`; its owner and
+   * device stay as created. Returns false, writing nothing, when it is gone: a destroyed session is never
+   * brought back, also by a removal from another process racing this call.
    */
   update(id: string, record: SessionRecord, now: number): Promise<boolean>;
   /** Removes a session. Returns true when this call removed it, false when it was not there. */
@@ -209,7 +210,7 @@ export interface SessionStore {
   purgeExpired(now: number, batchSize: number): Promise<RemovedSession[]>;
   /**
    * While more than `maxCount` sessions are live at `now`, removes those nearest to expiry, at most
-   * `batchSize` per call, and returns their ids. Counting and removing are one step across processes:
+   * `batchSize` per call, and returns them (with their owners). Counting and removing are one step across processes:
    * several sweepers at once never evict more than the excess, and each id is returned by one call only.
    */
   evictBeyond(maxCount: number, now: number, batchSize: number): Promise<RemovedSession[]>;

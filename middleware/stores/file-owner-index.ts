@@ -16,7 +16,8 @@
  * a creation between its two steps). Leading dots keep both directories out
  * of every session walk.
  */
-import { closeSync, fsync, lstatSync, mkdirSync, open, openSync, readlinkSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsync, lstatSync, mkdirSync, open, openSync, readlinkSync, renameSync, rmdirSync, symlinkSync, unlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isWellFormedPublicId } from '../ids.ts';
@@ -69,13 +70,11 @@ export class FileOwnerIndex {
       }
     }
     mkdirSync(this.ownedDir, { recursive: true, mode: 0o700 });
-    try {
-      symlinkSync(digest, join(this.ownedDir, id));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      unlinkSync(join(this.ownedDir, id));
-      symlinkSync(digest, join(this.ownedDir, id));
-    }
+    // A link made under a temporary name and renamed into place: two processes linking one id at once (two
+    // moves of one session) each replace the link whole, where unlink-then-symlink could see the other's.
+    const temporary = join(this.ownedDir, `.${id}.${process.pid}.${randomBytes(4).toString('hex')}`);
+    symlinkSync(digest, temporary);
+    renameSync(temporary, join(this.ownedDir, id));
     await syncDirectory(ownerDir);
   }
 
@@ -91,10 +90,10 @@ export class FileOwnerIndex {
 
   /**
    * Removes `id` from the index (after its session file is gone). With `keepDigest`, a marker under that
-   * owner is kept: the caller is about to link the id there again.
+   * owner is kept: the caller is about to link the id there again. `digest`: what `linkedDigest` said, when
+   * the caller asked already.
    */
-  unlink(id: string, keepDigest?: string): void {
-    const digest = this.linkedDigest(id);
+  unlink(id: string, keepDigest?: string, digest = this.linkedDigest(id)): void {
     if (digest === undefined || digest === keepDigest) return;
     this.removeMarker(digest, id);
     removeIfThere(join(this.ownedDir, id));

@@ -6,6 +6,9 @@
  * to its last activity: listing, counting and sweeping walk the directory with
  * `stat` instead of reading every file. Listing reads the content of the
  * sessions it shows; sweeping decides by a fresh `stat` taken with the unlink.
+ * Beside the sessions: the owner index (`.owners/`, `.owned/`, see
+ * file-owner-index.ts) and the tombstones of sessions being ended (`.ended/`,
+ * see file-tombstones.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fsync, futimesSync, lstatSync, open, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
@@ -14,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { decodeCursor, encodeCursor, type CursorPosition } from '../cursor.ts';
 import { isWellFormedPublicId } from '../ids.ts';
 import {
-  assertNamespaceName, counterData, dataJsonOf, expiryOf, isDueToRoll, summaryOf,
+  assertNamespaceName, counterData, dataJsonOf, expiryOf, isDueToRoll, ownerDigest, summaryOf,
   type CounterRule, type CounterState, type DeviceFacts, type RemovedSession, type Rolling, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
 import { FileEventLog } from '../event-log/file-event-log.ts';
 import { withLockFile } from './lock-file.ts';
@@ -134,10 +137,19 @@ export class FileStore implements SessionStore {
     return false;
   }
 
-  /** Reads nothing first: whether the session is still live is checked with the rename itself (see `isLive`). */
+  /**
+   * Reads nothing first: whether the session is still live is checked with the rename itself (see
+   * `liveSince`). The file holds the whole record, so the owner and device are written back as the caller
+   * passes them (the middleware passes what it read); a caller that leaves out an indexed session's owner,
+   * or names another, gets the stored one kept, as the other stores keep theirs.
+   */
   async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
     if (!isWellFormedPublicId(id)) return false;
-    return this.write(id, record, () => this.liveSince(id, now));
+    const linked = this.#owners.linkedDigest(id);
+    const ownerKept = linked === undefined ? record.owner === undefined : record.owner !== undefined && ownerDigest(record.owner) === linked;
+    const stored = ownerKept ? undefined : this.read(id);
+    const written = ownerKept ? record : { ...record, owner: stored?.owner, device: stored?.device };
+    return this.write(id, written, () => this.liveSince(id, now));
   }
 
   async destroy(id: string): Promise<boolean> {
@@ -235,8 +247,9 @@ export class FileStore implements SessionStore {
    * process's writes (`exclusive`): every session file gets its mtime set to the session's expiry before
    * it is renamed into place, so mtime and content agree, and a write that moved the expiry since the
    * walk's stat keeps the session. One `lstat` instead of reading the content keeps a purge of 100,000
-   * sessions to two file operations each. Only the process whose unlink succeeds reports the id, so each
-   * expiry is reported once.
+   * sessions without owners to three file operations each (with the `readlink` that says it has none); an
+   * owned one also has its content read for its owner, a tombstone touched and its index entries removed.
+   * Only the process whose unlink succeeds reports the id, so each expiry is reported once.
    */
   private purgeIfExpired(id: string, now: number): Promise<RemovedSession | undefined> {
     return this.exclusive(id, async () => {
@@ -471,7 +484,8 @@ export class FileStore implements SessionStore {
    * roll brings back was in use when it was rolled, and its owner index has nothing to lose.
    */
   private async removeFile(id: string, { expired = false } = {}): Promise<RemovedSession | undefined> {
-    const owned = this.#owners.linkedDigest(id) !== undefined;
+    const digest = this.#owners.linkedDigest(id);
+    const owned = digest !== undefined;
     const owner = owned ? this.read(id)?.owner : undefined;
     if (owned || !expired) this.#tombstones.touch(id);
     try {
@@ -480,7 +494,7 @@ export class FileStore implements SessionStore {
       if (isNotFound(error)) return undefined;
       throw error;
     }
-    this.#owners.unlink(id);
+    this.#owners.unlink(id, undefined, digest);
     return owner === undefined ? { id } : { id, owner };
   }
 

@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL store: one row per session in a table it creates itself, keyed
  * by public id. Expiry, listing and purging are index range scans on
- * (expires_at_ms, id) and (last_seen_at_ms, id).
+ * (expires_at_ms, id) and (last_seen_at_ms, id); one owner's sessions, on the
+ * partial index (owner, last_seen_at_ms, id) of the rows that have an owner.
  */
 import pg from 'pg';
 import { PG_TABLE_PATTERN } from '../config.ts';
@@ -234,8 +235,8 @@ export class PostgresStore implements SessionStore {
     return Number(rows[0].live);
   }
 
-  /** SKIP LOCKED lets concurrent sweepers take disjoint batches, so each id is returned by one caller only. */
   /**
+   * SKIP LOCKED lets concurrent sweepers take disjoint batches, so each id is returned by one caller only.
    * Commits like a session write, without waiting for the disk: the sessions are expired, so one that a
    * database crash brings back is never served, only swept again.
    */
@@ -326,8 +327,13 @@ export class PostgresStore implements SessionStore {
         device json
       )`,
       // A table created by a release without owners gets their columns (no rewrite: both are null by default).
-      `ALTER TABLE ${this.table} ADD COLUMN IF NOT EXISTS owner text COLLATE "C"`,
-      `ALTER TABLE ${this.table} ADD COLUMN IF NOT EXISTS device json`,
+      // Checked first: ALTER TABLE takes the table's strongest lock even when the column exists, and this runs
+      // at every start of every process.
+      `DO $$ BEGIN
+         IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = '${this.table.replaceAll("'", "''")}'::regclass AND attname = 'owner' AND NOT attisdropped) THEN
+           ALTER TABLE ${this.table} ADD COLUMN owner text COLLATE "C", ADD COLUMN device json;
+         END IF;
+       END $$`,
       `CREATE INDEX IF NOT EXISTS "${this.indexName('expiry')}" ON ${this.table} (expires_at_ms, id)`,
       `CREATE INDEX IF NOT EXISTS "${this.indexName('activity')}" ON ${this.table} (last_seen_at_ms, id)`,
       // Partial: a session without an owner costs this index nothing.

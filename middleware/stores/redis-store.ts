@@ -64,6 +64,8 @@ function script(text: string): Script {
  * always finds the owner's entries.
  */
 const LIB = `
+-- An owned session's link (its value in the map <prefix>own) is the owner's digest (64 hex characters)
+-- followed by the owner: the digest names the owner's sets, the owner goes into the removal's report.
 local function ownerIndexes(prefix, link)
   local base = prefix .. 'o:' .. string.sub(link, 1, 64)
   return base .. ':act', base .. ':exp'
@@ -78,6 +80,13 @@ local function removeSession(prefix, id)
   redis.call('HDEL', prefix .. 'own', id)
   return removed, string.sub(link, 65)
 end
+-- An owner-index entry whose hash is gone (expired natively, or removed by an older release): out of the
+-- owner's sets, and out of the map too once no index names the id (the purge, which needs it, is past).
+local function dropDeadEntry(prefix, act, exp, id)
+  redis.call('ZREM', act, id)
+  redis.call('ZREM', exp, id)
+  if not redis.call('ZSCORE', prefix .. 'exp', id) then redis.call('HDEL', prefix .. 'own', id) end
+end
 local function moveOwnerEntries(prefix, id, lastSeen, expires)
   local link = redis.call('HGET', prefix .. 'own', id)
   if not link then return end
@@ -85,42 +94,46 @@ local function moveOwnerEntries(prefix, id, lastSeen, expires)
   redis.call('ZADD', act, lastSeen, id)
   redis.call('ZADD', exp, expires, id)
 end
--- ARGV: prefix, id, created, lastSeen, expires, data, pexpireat, owner, digest, device, maxPerOwner, now
+-- The owner's least recently used live sessions beyond most - 1 (not counting id), removed; their ids.
+local function evictOwnerBeyond(prefix, act, exp, most, now, id)
+  local live, evicted = {}, {}
+  for _, other in ipairs(redis.call('ZRANGE', act, 0, -1)) do
+    local e = redis.call('HGET', prefix .. 's:' .. other, 'e')
+    if not e then
+      dropDeadEntry(prefix, act, exp, other)
+    elseif tonumber(e) > now and other ~= id then
+      live[#live + 1] = other
+    end
+  end
+  for i = 1, #live - most + 1 do
+    removeSession(prefix, live[i])
+    evicted[#evicted + 1] = live[i]
+  end
+  return evicted
+end
+-- Writes a new session and its index entries (the owner's too, after the cap's evictions); the evicted ids.
+-- ARGV as CREATE's and INSERT's (creationArgs in the store).
 local function writeSession(a)
-  local prefix, id = a[1], a[2]
+  local prefix, id, created, lastSeen, expires, data, dropAt = a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+  local owner, digest, device, most, now = a[8], a[9], a[10], tonumber(a[11]), tonumber(a[12])
   local key = prefix .. 's:' .. id
   local evicted = {}
+  -- create replaces a session with the same id: its index entries (an owner's, say) go with it.
   if redis.call('EXISTS', key) == 1 then removeSession(prefix, id) end
-  redis.call('HSET', key, 'c', a[3], 'l', a[4], 'e', a[5], 'd', a[6])
-  if a[8] ~= '' then
-    local link = a[9] .. a[8]
+  redis.call('HSET', key, 'c', created, 'l', lastSeen, 'e', expires, 'd', data)
+  if owner ~= '' then
+    local link = digest .. owner
     local act, exp = ownerIndexes(prefix, link)
-    local most, now = tonumber(a[11]), tonumber(a[12])
-    if most > 0 then
-      local live = {}
-      for _, other in ipairs(redis.call('ZRANGE', act, 0, -1)) do
-        local e = redis.call('HGET', prefix .. 's:' .. other, 'e')
-        if not e then
-          redis.call('ZREM', act, other)
-          redis.call('ZREM', exp, other)
-        elseif tonumber(e) > now and other ~= id then
-          live[#live + 1] = other
-        end
-      end
-      for i = 1, #live - most + 1 do
-        removeSession(prefix, live[i])
-        evicted[#evicted + 1] = live[i]
-      end
-    end
-    redis.call('HSET', key, 'o', a[8])
-    if a[10] ~= '' then redis.call('HSET', key, 'v', a[10]) end
+    if most > 0 then evicted = evictOwnerBeyond(prefix, act, exp, most, now, id) end
+    redis.call('HSET', key, 'o', owner)
+    if device ~= '' then redis.call('HSET', key, 'v', device) end
     redis.call('HSET', prefix .. 'own', id, link)
-    redis.call('ZADD', act, a[4], id)
-    redis.call('ZADD', exp, a[5], id)
+    redis.call('ZADD', act, lastSeen, id)
+    redis.call('ZADD', exp, expires, id)
   end
-  redis.call('PEXPIREAT', key, a[7])
-  redis.call('ZADD', prefix .. 'exp', a[5], id)
-  redis.call('ZADD', prefix .. 'act', a[4], id)
+  redis.call('PEXPIREAT', key, dropAt)
+  redis.call('ZADD', prefix .. 'exp', expires, id)
+  redis.call('ZADD', prefix .. 'act', lastSeen, id)
   return evicted
 end
 `;
@@ -147,13 +160,13 @@ return (removeSession(ARGV[1], ARGV[2]))`);
 const WRITE_IF_LIVE = script(`${LIB}
 local prefix, id = ARGV[1], ARGV[2]
 local key = prefix .. 's:' .. id
-local expiresAt = redis.call('HGET', key, 'e')
-if not expiresAt or tonumber(expiresAt) <= tonumber(ARGV[3]) then return 0 end
+local f = redis.call('HMGET', key, 'e', 'o')
+if not f[1] or tonumber(f[1]) <= tonumber(ARGV[3]) then return 0 end
 redis.call('HSET', key, unpack(ARGV, 7))
 redis.call('PEXPIREAT', key, ARGV[6])
 redis.call('ZADD', prefix .. 'exp', ARGV[4], id)
 redis.call('ZADD', prefix .. 'act', ARGV[5], id)
-moveOwnerEntries(prefix, id, ARGV[5], ARGV[4])
+if f[2] then moveOwnerEntries(prefix, id, ARGV[5], ARGV[4]) end
 return 1`);
 
 /**
@@ -220,30 +233,33 @@ end
 return removed`);
 
 /**
- * endOwnerSessions: up to ARGV[4] live sessions of one owner, found by the owner's expiry index (so never an
- * expired one, which the sweeper logs), but those listed after ARGV[4]. Entries whose hash is gone are dropped.
+ * endOwnerSessions, one batch: the next ARGV[4] entries (plus the kept ones) of the owner's expiry index that
+ * are live by their score (so never an expired session, which the sweeper logs), each removed when its hash
+ * is live, dropped when its hash is gone. Returns how many entries it read and dropped, then the ids it
+ * removed: a batch that read fewer than it asked for was the last, one that changed nothing cannot go further.
  * ARGV: prefix, owner digest, now, limit, except…
  */
 const END_OWNER = script(`${LIB}
-local prefix, now, limit = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
+local prefix, now = ARGV[1], tonumber(ARGV[3])
 local act, exp = ownerIndexes(prefix, ARGV[2])
 local except = {}
 for i = 5, #ARGV do except[ARGV[i]] = true end
-local removed = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', exp, '(' .. ARGV[3], '+inf', 'LIMIT', 0, limit + #ARGV - 4)) do
-  if #removed == limit then break end
+local entries = redis.call('ZRANGEBYSCORE', exp, '(' .. ARGV[3], '+inf', 'LIMIT', 0, tonumber(ARGV[4]) + #ARGV - 4)
+local result, dropped = {#entries, 0}, 0
+for _, id in ipairs(entries) do
   if not except[id] then
     local e = redis.call('HGET', prefix .. 's:' .. id, 'e')
     if not e then
-      redis.call('ZREM', act, id)
-      redis.call('ZREM', exp, id)
+      dropDeadEntry(prefix, act, exp, id)
+      dropped = dropped + 1
     elseif tonumber(e) > now then
       removeSession(prefix, id)
-      removed[#removed + 1] = id
+      result[#result + 1] = id
     end
   end
 end
-return removed`);
+result[2] = dropped
+return result`);
 
 /**
  * One page of an index, strictly after the cursor (score, id), skipping sessions that are gone or expired.
@@ -389,13 +405,17 @@ export class RedisStore implements SessionStore {
     return this.removeByExpiry(`(${now}`, '+inf', batchSize, maxCount);
   }
 
-  /** In batches of END_OWNER_BATCH, each one script: Redis serves other clients between them. */
+  /**
+   * In batches of END_OWNER_BATCH, each one script: Redis serves other clients between them. Each batch reads
+   * past what the one before removed or dropped; the kept sessions are read again each time.
+   */
   async endOwnerSessions(owner: string, now: number, except: readonly string[]): Promise<string[]> {
     const ended: string[] = [];
     for (;;) {
-      const batch = (await this.run(END_OWNER, [], [this.prefix, ownerDigest(owner), String(now), String(END_OWNER_BATCH), ...except])) as string[];
+      const args = [this.prefix, ownerDigest(owner), String(now), String(END_OWNER_BATCH), ...except];
+      const [read, dropped, ...batch] = (await this.run(END_OWNER, [], args)) as [number, number, ...string[]];
       ended.push(...batch);
-      if (batch.length < END_OWNER_BATCH) return ended;
+      if (Number(read) < END_OWNER_BATCH + except.length || batch.length + Number(dropped) === 0) return ended;
     }
   }
 

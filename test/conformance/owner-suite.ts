@@ -108,6 +108,21 @@ export function runOwnerConformance(name: string, makeFixture: () => Promise<Sto
       assert.deepEqual(await ownerIds(store, 'ada', later), [id], 'the update and the roll kept it indexed');
     });
 
+    test('an update never changes the owner or the device, whatever its record says', async () => {
+      const now = Date.now();
+      const device = { userAgent: 'UA', address: '192.0.2.1' };
+      const id = newId();
+      await store.create(id, owned('ada', now, { device }));
+      const { owner: _owner, device: _device, ...withoutIdentity } = owned('ada', now);
+      assert.equal(await store.update(id, { ...withoutIdentity, data: { step: 1 } }, now), true);
+      assert.equal(await store.update(id, { ...owned('grace', now), data: { step: 2 } }, now), true);
+      const stored = await store.get(id, now);
+      assert.deepEqual([stored?.owner, stored?.device, stored?.data], ['ada', device, { step: 2 }]);
+      assert.deepEqual(await ownerIds(store, 'ada', now), [id]);
+      assert.deepEqual(await ownerIds(store, 'grace', now), []);
+      assert.deepEqual(await store.endOwnerSessions('ada', now, []), [id]);
+    });
+
     test('an owner listing holds exactly that owner\'s live sessions, in both orders, across pages', async () => {
       const now = Date.now();
       const mine = Array.from({ length: 5 }, (_, i) => ({ id: newId(), record: owned('ada', now, { lastSeenAt: now - i * 1000, expiresInMs: (10 - i) * MINUTE }) }));

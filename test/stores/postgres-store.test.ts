@@ -289,3 +289,27 @@ runStoreConformance('postgres', async () => {
     },
   };
 });
+
+test('a table of the release before owners gets its owner and device columns on the first start, and keeps its sessions', async () => {
+  const table = `sktest_${randomBytes(4).toString('hex')}_old`;
+  await admin.query(`CREATE TABLE "${table}" (
+    id text COLLATE "C" PRIMARY KEY, data json NOT NULL, key_names json NOT NULL,
+    created_at_ms bigint NOT NULL, last_seen_at_ms bigint NOT NULL, expires_at_ms bigint NOT NULL, size_bytes integer NOT NULL)`);
+  const now = Date.now();
+  const old = publicIdOf(newSessionId());
+  await admin.query(`INSERT INTO "${table}" VALUES ($1, '{"cart":1}', '["cart"]', $2, $2, $3, 10)`, [old, now, now + 60_000]);
+  const stores = [new PostgresStore({ connectionString: DATABASE_URL, table }), new PostgresStore({ connectionString: DATABASE_URL, table })];
+  try {
+    await Promise.all(stores.map((store) => store.init()));
+    const [store] = stores as [PostgresStore, PostgresStore];
+    assert.deepEqual((await store.get(old, now))?.data, { cart: 1 }, 'the old session is still there');
+    const owned = publicIdOf(newSessionId());
+    await store.create(owned, { data: {}, createdAt: now, lastSeenAt: now, expiresAt: now + 60_000, owner: 'ada' });
+    assert.deepEqual((await store.list({ owner: 'ada', sort: 'activity', limit: 10, now })).sessions.map((s) => s.id), [owned]);
+    const { rows } = await admin.query('SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = $1::regclass AND attname IN ($2, $3)', [`"${table}"`, 'owner', 'device']);
+    assert.equal(rows[0].n, 2);
+  } finally {
+    await Promise.all(stores.map((store) => store.close()));
+    await admin.query(`DROP TABLE IF EXISTS "${table}"`);
+  }
+});

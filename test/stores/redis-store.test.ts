@@ -215,3 +215,27 @@ runStoreConformance('redis (caller-owned RESP3 client)', async () => {
     },
   };
 });
+
+test('ending an owner reaches past entries whose session hash Redis dropped by itself (maxmemory eviction, native expiry)', async () => {
+  const namespace = await createNamespace('redis');
+  const store = namespace.open();
+  const redis = createClient({ url: TEST_REDIS_URL });
+  try {
+    await store.init();
+    await redis.connect();
+    const now = Date.now();
+    const ids = Array.from({ length: 1005 }, () => publicIdOf(newSessionId()));
+    // The first 1000 by expiry lose their hash, as an eviction by Redis would leave them: more than one batch of dead entries.
+    await Promise.all(ids.map((id, i) => store.create(id, { data: {}, createdAt: now, lastSeenAt: now, expiresAt: now + 60_000 + i, owner: 'ada' })));
+    const prefix = namespace.env.SESSION_REDIS_PREFIX!;
+    for (let start = 0; start < 1000; start += 250) await redis.del(ids.slice(start, Math.min(start + 250, 1000)).map((id) => `${prefix}s:${id}`));
+    assert.deepEqual((await store.endOwnerSessions('ada', now, [])).sort(), ids.slice(1000).sort());
+    assert.equal(await redis.hLen(`${prefix}own`), 1000, 'the dropped sessions\' links wait for the purge, which their expiry entries still lead to');
+    await store.purgeExpired(now + 120_000, 2000);
+    assert.equal(await redis.exists(`${prefix}own`), 0, 'and the purge takes them');
+  } finally {
+    await redis.close();
+    await store.close();
+    await namespace.remove();
+  }
+});
