@@ -111,9 +111,11 @@ export async function readSession(sessions: SessionkeeperCore, id: string, nowMs
  */
 export async function endOneSession(sessions: SessionkeeperCore, id: string): Promise<boolean> {
   assertPublicId(id);
+  // Read first for its owner, which the event carries: an id's owner never changes, so it still holds at the destroy.
+  const owner = (await sessions.store.get(id, Date.now()))?.owner;
   const removed = await sessions.store.destroy(id);
   if (removed) {
-    sessions.events.record('session.destroyed', { sid: id, by: 'admin' });
+    sessions.events.record('session.destroyed', { sid: id, by: 'admin', ...(owner === undefined ? {} : { owner }) });
     await sessions.events.flushed();
   }
   return removed;

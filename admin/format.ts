@@ -30,14 +30,17 @@ export function shortOwner(owner: string): string {
   return chars.length > SHORT_OWNER_LENGTH ? `${chars.slice(0, SHORT_OWNER_LENGTH).join('')}…` : owner;
 }
 
-/** The details of a lifecycle event in a few words: who ended it, how many a purge removed. */
+/** The details of a lifecycle event in a few words: who ended it, how many a purge removed, whose session it is. */
 export function describeEvent(event: LifecycleEvent): string {
   if (event.event === 'sessions.purged') {
     const what = event.scope === 'all' ? 'every session' : 'expired sessions';
     return `${what}: ${event.count ?? 0} removed${event.by ? ` by ${event.by}` : ''}`;
   }
-  if (event.by) return `by ${event.by}`;
-  if (event.from && event.to) return `from ${event.from} to ${event.to}`;
-  if (event.previousSid) return `was ${shortId(event.previousSid)}`;
-  return '';
+  const details = [
+    event.by && `by ${event.by}`,
+    event.from && event.to && `from ${event.from} to ${event.to}`,
+    event.previousSid && `was ${shortId(event.previousSid)}`,
+    event.owner !== undefined && `owner ${shortOwner(event.owner)}`,
+  ];
+  return details.filter(Boolean).join(', ');
 }

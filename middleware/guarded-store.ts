@@ -57,6 +57,11 @@ export interface GuardedSessionStore extends SessionStore {
   readonly down: boolean;
   /** This store for one request: every call spends from `budget`. */
   withBudget(budget: StoreBudget): GuardedSessionStore;
+  /**
+   * `create`, and with `onLateEvictions`, told what a capped creation evicted when the guard gave up on it
+   * (it timed out) but the store went on to finish: those evictions still get their events.
+   */
+  create(id: string, record: SessionRecord, maxPerOwner?: number, onLateEvictions?: (evicted: RemovedSession[]) => void): Promise<RemovedSession[]>;
   /** Records that are not sessions (the dashboard's sign-ins), kept in the (current) store under `name`. */
   withNamespace(name: string): GuardedStore;
 }
@@ -128,8 +133,16 @@ export class GuardedStore implements GuardedSessionStore {
       succeededAs: (record) => (wasRolledAt(record, now) ? 'write' : 'read'),
     });
   }
-  create(id: string, record: SessionRecord, maxPerOwner?: number): Promise<RemovedSession[]> {
-    return this.#run('create', () => this.inner.create(id, record, maxPerOwner));
+  async create(id: string, record: SessionRecord, maxPerOwner?: number, onLateEvictions?: (evicted: RemovedSession[]) => void): Promise<RemovedSession[]> {
+    let pending: Promise<RemovedSession[]> | undefined;
+    try {
+      return await this.#run('create', () => (pending = this.inner.create(id, record, maxPerOwner)));
+    } catch (err) {
+      // A capped creation that lands after its request timed out has evicted sessions all the same (waiting
+      // on the owner's lock, say): they are reported, so that none ends without its event.
+      if (onLateEvictions && pending) pending.then((evicted) => evicted.length > 0 && onLateEvictions(evicted), () => undefined);
+      throw err;
+    }
   }
   /**
    * `onLate` is told the outcome of an insert the guard gave up on (it timed out) but that the store went on

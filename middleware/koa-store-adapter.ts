@@ -4,7 +4,7 @@ import { type GuardedSessionStore, StoreBudget } from './guarded-store.ts';
 import { isWellFormedSessionId, publicIdOf } from './ids.ts';
 import { SessionTooLargeError } from './session-too-large.ts';
 import { deviceFactsOf } from './device.ts';
-import { assertOwner, expiryOf, wasRolledAt, type DeviceFacts, type Rolling, type SessionData } from './store.ts';
+import { assertOwner, expiryOf, wasRolledAt, type DeviceFacts, type RemovedSession, type Rolling, type SessionData } from './store.ts';
 
 /**
  * What sessionkeeper knows of one request's session, kept on its Koa context so nothing leaks between
@@ -222,10 +222,12 @@ export class KoaStoreAdapter {
     const owner = state.newOwner ?? regenerating?.owner;
     const device = this.deviceFor(state, contextOf(options));
     const record = { data, dataJson, createdAt, lastSeenAt: now, expiresAt: expiryOf(this.settings, createdAt, now), owner, device };
-    const evicted = await state.store.create(id, record, this.settings.maxPerOwner);
-    state.loaded = { id, createdAt, owner, device };
     const ownerField = owner === undefined ? {} : { owner };
-    for (const gone of evicted) this.events.record('session.evicted', { sid: gone.id, ...ownerField });
+    const recordEvictions = (evicted: RemovedSession[]) => {
+      for (const gone of evicted) this.events.record('session.evicted', { sid: gone.id, ...ownerField });
+    };
+    recordEvictions(await state.store.create(id, record, this.settings.maxPerOwner, recordEvictions));
+    state.loaded = { id, createdAt, owner, device };
     const previousSid = regenerating?.previousSid;
     if (previousSid) this.events.record('session.regenerated', { sid: id, previousSid, ...ownerField });
     else this.events.record('session.created', { sid: id, ...ownerField });

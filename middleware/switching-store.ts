@@ -77,8 +77,8 @@ export class SwitchingStore implements GuardedSessionStore {
   }
 
   /** The current store's cap per owner; what it evicts is also removed from the previous store (see `evictBeyond`). */
-  async create(id: string, record: SessionRecord, maxPerOwner?: number): Promise<RemovedSession[]> {
-    const evicted = await this.current.create(id, record, maxPerOwner);
+  async create(id: string, record: SessionRecord, maxPerOwner?: number, onLateEvictions?: (evicted: RemovedSession[]) => void): Promise<RemovedSession[]> {
+    const evicted = await this.current.create(id, record, maxPerOwner, onLateEvictions);
     await this.alsoFromPrevious(evicted);
     return evicted;
   }

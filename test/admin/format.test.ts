@@ -19,6 +19,8 @@ describe('dashboard formatting', () => {
   test('event details say who ended a session and what a purge removed', () => {
     const base = { store: 'file' as const, at: new Date(0).toISOString() };
     assert.equal(describeEvent({ ...base, event: 'session.destroyed', sid: 'x', by: 'admin' }), 'by admin');
+    assert.equal(describeEvent({ ...base, event: 'session.destroyed', sid: 'x', by: 'user', owner: 'ada' }), 'by user, owner ada');
+    assert.equal(describeEvent({ ...base, event: 'session.expired', sid: 'x', owner: 'x'.repeat(100) }), `owner ${'x'.repeat(40)}…`);
     assert.equal(describeEvent({ ...base, event: 'sessions.purged', count: 3, scope: 'expired', by: 'admin' }), 'expired sessions: 3 removed by admin');
     assert.equal(describeEvent({ ...base, event: 'sessions.purged', count: 7, scope: 'all', by: 'admin' }), 'every session: 7 removed by admin');
     assert.equal(describeEvent({ ...base, event: 'session.regenerated', sid: 'y', previousSid: 'abcdefghijklmnop' }), 'was abcdefghijkl…');

@@ -10,7 +10,10 @@ import request from 'supertest';
 import type { LifecycleEvent } from '../../middleware/events.ts';
 import { publicIdOf } from '../../middleware/ids.ts';
 import { openSessionkeeper } from '../../middleware/sessionkeeper.ts';
-import { MAX_OWNER_LENGTH } from '../../middleware/store.ts';
+import { MAX_OWNER_LENGTH, ownerDigest } from '../../middleware/store.ts';
+import { unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { waitUntil } from '../helpers/wait.ts';
 import { createSessionApp, type SessionApp } from '../helpers/session-app.ts';
 import { silentLogger } from '../helpers/log-capture.ts';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
@@ -185,6 +188,26 @@ describe('the cap per owner and device facts (file)', () => {
       assert.equal((await http.get('/whoami').set('Cookie', signIns[0]!)).body.owner, null, 'the first device is signed out');
       for (const cookie of signIns.slice(1)) assert.equal((await http.get('/whoami').set('Cookie', cookie)).body.owner, 'ada');
       assert.equal((await handle.sessions.listOwnerSessions('ada')).length, 2);
+    } finally {
+      await handle.close();
+    }
+  });
+
+  test('a capped sign-in that lands after its request timed out still reports what it evicted', async () => {
+    const handle = await createSessionApp('file', { sessions: { maxPerOwner: 1 }, storeTimeoutMs: 400 });
+    try {
+      const events = collect(handle);
+      const http = request(handle.app.callback());
+      const first = cookieOf(await http.post('/owner?owner=ada').expect(200));
+      // Another process holds the owner's lock: the next sign-in waits on it past its time budget.
+      const lock = join(handle.namespace.env.SESSION_FILE_DIR!, '.owners', `${ownerDigest('ada')}.lock`);
+      await writeFile(lock, '');
+      await http.post('/owner?owner=ada').expect(503);
+      await unlink(lock);
+      await waitUntil('the late eviction reported', () => events.some((event) => event.event === 'session.evicted'), 5_000);
+      const evicted = events.filter((event) => event.event === 'session.evicted');
+      assert.deepEqual(evicted.map((event) => [event.sid, event.owner]), [[publicIdOf(first.raw), 'ada']]);
+      assert.equal((await http.get('/whoami').set('Cookie', first.header)).body.owner, null);
     } finally {
       await handle.close();
     }
