@@ -111,8 +111,9 @@ export async function readSession(sessions: SessionkeeperCore, id: string, nowMs
  */
 export async function endOneSession(sessions: SessionkeeperCore, id: string): Promise<boolean> {
   assertPublicId(id);
-  // Read first for its owner, which the event carries: an id's owner never changes, so it still holds at the destroy.
-  const owner = (await sessions.store.get(id, Date.now()))?.owner;
+  // Read first for its owner, which the event carries (an id's owner never changes, so it still holds at the
+  // destroy); read at time 0, so that an expired session not yet swept, which destroy removes too, is found.
+  const owner = (await sessions.store.get(id, 0))?.owner;
   const removed = await sessions.store.destroy(id);
   if (removed) {
     sessions.events.record('session.destroyed', { sid: id, by: 'admin', ...(owner === undefined ? {} : { owner }) });

@@ -47,7 +47,7 @@ export function toApiSession(summary: SessionSummary): ApiSession {
 /** Adds the routes under `<prefix>/api`. */
 export function addApiRoutes(router: Router, paths: AdminPaths, sessions: SessionkeeperCore, auth: AdminAuth): void {
   router.get(paths.at('/api/sessions'), auth.requireApi, async (ctx) => {
-    const page = await listSessions(sessions, parseListQuery(ctx.query));
+    const page = await listSessions(sessions, parseListQuery(ctx.query, ctx.querystring));
     ctx.body = { sessions: page.sessions.map(toApiSession), nextCursor: page.nextCursor };
   });
 
@@ -80,8 +80,9 @@ export function addApiRoutes(router: Router, paths: AdminPaths, sessions: Sessio
 }
 
 /**
- * The owner named by the path, decoded. The router keeps a segment that is not valid percent-encoded UTF-8
- * as it was sent (`%E0`): that would end the sessions of an owner literally called `%E0`, so it is refused.
+ * The owner named by the path (its first capture, the `:owner` segment as sent), decoded here: the router
+ * would keep a segment that is not valid percent-encoded UTF-8 as it was sent (`%E0`), which would end the
+ * sessions of an owner literally called `%E0`, so it is refused.
  */
 function ownerInPath(ctx: { captures?: string[] }): string {
   const raw = ctx.captures?.[0] ?? '';

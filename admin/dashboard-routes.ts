@@ -80,7 +80,7 @@ export function addDashboardRoutes(router: Router, paths: AdminPaths, sessions: 
   const pageLocals = (ctx: Context) => ({ signedIn: adminSessionOf(ctx), csrfField: CSRF_FIELD, nowMs: Date.now() });
 
   router.get([home, paths.at('/')], auth.requirePage, async (ctx) => {
-    const query = parseListQuery(ctx.query);
+    const query = parseListQuery(ctx.query, ctx.querystring);
     const locals = {
       ...pageLocals(ctx),
       title: 'Sessions',
@@ -133,7 +133,7 @@ export function addDashboardRoutes(router: Router, paths: AdminPaths, sessions: 
   // same address): never in a path, since it may hold `/` or `%`, and never in a form field, whose line
   // breaks a browser rewrites as CRLF (another owner). The body carries only the CSRF token.
   router.get(paths.at('/end-owner'), auth.requirePage, async (ctx) => {
-    const owner = checkedOwner(parseOwnerFilter(ctx.query));
+    const owner = checkedOwner(parseOwnerFilter(ctx.query, ctx.querystring));
     await render(ctx, 'confirm-end-owner', {
       ...pageLocals(ctx),
       title: 'End every session of this owner?',
@@ -146,7 +146,7 @@ export function addDashboardRoutes(router: Router, paths: AdminPaths, sessions: 
   });
 
   router.post(paths.at('/end-owner'), ...checkedForm, async (ctx) => {
-    const owner = checkedOwner(parseOwnerFilter(ctx.query));
+    const owner = checkedOwner(parseOwnerFilter(ctx.query, ctx.querystring));
     const removed = await endSessionsOfOwner(sessions, owner);
     seeOther(ctx, sessionsUrl(home, { owner }, { done: 'ended-owner', removed: String(removed) }));
   });

@@ -1,3 +1,4 @@
+import { isStrictlyEncoded } from '../web/strict-encoding.ts';
 import type { ParsedUrlQuery } from 'node:querystring';
 import { decodeCursor } from '../middleware/cursor.ts';
 import { MAX_PAGE_SIZE, ownerProblem, type ListSort } from '../middleware/store.ts';
@@ -55,13 +56,13 @@ export function parseLimit(query: ParsedUrlQuery): number {
  * session-list request. A malformed cursor throws InvalidCursorError (400)
  * here, before any store is asked.
  */
-export function parseListQuery(query: ParsedUrlQuery): ListQuery {
+export function parseListQuery(query: ParsedUrlQuery, querystring = ''): ListQuery {
   const limit = parseLimit(query);
   const sortText = single(query, 'sort') ?? 'activity';
   if (!(SORTS as string[]).includes(sortText)) throw new InvalidParameterError(`sort must be one of: ${SORTS.join(', ')}.`);
   const cursor = single(query, 'cursor');
   if (cursor !== undefined) decodeCursor(cursor);
-  const owner = parseOwnerFilter(query);
+  const owner = parseOwnerFilter(query, querystring);
   return { limit, sort: sortText as ListSort, ...(cursor === undefined ? {} : { cursor }), ...(owner === undefined ? {} : { owner }) };
 }
 
@@ -69,10 +70,13 @@ export function parseListQuery(query: ParsedUrlQuery): ListQuery {
  * `owner`: absent for every session. Unlike the other parameters an empty value is an error, not "absent":
  * a script that sends `owner=` from an empty variable must not get every session back as if they were one owner's.
  */
-export function parseOwnerFilter(query: ParsedUrlQuery): string | undefined {
+export function parseOwnerFilter(query: ParsedUrlQuery, querystring: string): string | undefined {
   const value = query.owner;
   if (Array.isArray(value)) throw new InvalidParameterError('owner was given more than once; give it once.');
-  return value === undefined ? undefined : checkedOwner(value);
+  if (value === undefined) return undefined;
+  // The parsed value of a malformed escape is U+FFFD or the escape itself: another owner than the one meant.
+  if (!isStrictlyEncoded(querystring)) throw new InvalidParameterError('The query is not valid percent-encoded UTF-8.');
+  return checkedOwner(value);
 }
 
 /** `owner` itself when it can name a session's owner (see `ownerProblem`); otherwise InvalidParameterError (400) saying why. */

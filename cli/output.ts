@@ -88,7 +88,12 @@ export function formatEventLine(event: LifecycleEvent): string {
   return `${printable(line.trimEnd())}\n`;
 }
 
-/** One JSON value on a line of its own. */
+/**
+ * One JSON value on a line of its own. DEL and the C1 controls, which JSON.stringify leaves raw and some
+ * terminals take for the start of an escape sequence (an owner may hold them), are written as \u escapes:
+ * the same JSON, safe to print.
+ */
 export function jsonLine(value: unknown): string {
-  return `${JSON.stringify(value)}\n`;
+  const json = JSON.stringify(value).replace(/[\u007f-\u009f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `${json}\n`;
 }

@@ -4,6 +4,7 @@
  * few KiB, through the upload's body reader, and checked before anything
  * changes: a refused form leaves the visitor's session as it was.
  */
+import { isStrictlyEncoded, strictUtf8 } from '../web/strict-encoding.ts';
 import type Koa from 'koa';
 import { isWellFormedPublicId } from '../middleware/ids.ts';
 import { ownerProblem } from '../middleware/store.ts';
@@ -32,7 +33,12 @@ export async function readSmallForm(ctx: Koa.Context): Promise<URLSearchParams> 
       throw new PageError(415, 'Unsupported form', 'Send this form as the page does (application/x-www-form-urlencoded); nothing was changed.');
     }
     const body = await readRequestBody(ctx.req, FORM_MAX_BYTES);
-    return new URLSearchParams(body.toString('utf8'));
+    // URLSearchParams would read a malformed escape or raw bytes that are not UTF-8 as U+FFFD: another name.
+    const text = strictUtf8(body);
+    if (text === undefined || !isStrictlyEncoded(text)) {
+      throw new PageError(400, 'Form not readable', 'The form was not valid UTF-8 percent-encoding; nothing was changed.');
+    }
+    return new URLSearchParams(text);
   } catch (err) {
     // The rest of a refused body stays unread: close the connection rather than receive it.
     if (!ctx.req.complete) ctx.set('Connection', 'close');
@@ -54,6 +60,10 @@ export function displayNameOf(form: URLSearchParams): string {
   }
   if (/\p{Cc}/u.test(name)) {
     throw refused('Name not allowed', 'A display name cannot hold control characters (line breaks, tabs, NUL and the like).');
+  }
+  // Format characters (zero-width spaces, bidi overrides) make a name look like another, or like nothing.
+  if (/\p{Cf}/u.test(name) || !/[\p{L}\p{N}\p{P}\p{S}]/u.test(name)) {
+    throw refused('Name not allowed', 'A display name needs visible characters, and no invisible or direction-changing ones.');
   }
   if (ownerProblem(name)) throw refused('Name not allowed', 'This name cannot name a session; choose another one.');
   return name;

@@ -202,7 +202,7 @@ for (const kind of STORE_KINDS) {
         assert.equal(res.status, 400, path);
         assert.deepEqual(Object.keys(res.body), ['error'], path);
       }
-      const badLists = ['owner=', `owner=${'x'.repeat(513)}`, 'owner=%00', 'owner=alice&owner=bob'];
+      const badLists = ['owner=', `owner=${'x'.repeat(513)}`, 'owner=%00', 'owner=%E0', 'owner=%ED%A0%80', 'owner=ada%FF', 'owner=alice&owner=bob'];
       for (const query of badLists) {
         const res = await api().get(`/admin/api/sessions?${query}`);
         assert.equal(res.status, 400, query);
@@ -356,15 +356,22 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual(new Set(destroyed().map((e) => JSON.stringify(e))), new Set(ids.slice(0, 2).map((sid) => JSON.stringify({ sid, by: 'admin', owner }))));
     });
 
+    test('an operator ending one owned session, even expired and not yet swept, logs it with its owner', async () => {
+      const [live] = await createSessions(site.store, ['zed']);
+      const [expired] = await createSessions(site.store, ['zed'], { expiresInMs: -60_000 });
+      for (const id of [live!, expired!]) assert.deepEqual((await api().delete(`/admin/api/sessions/${id}`).expect(200)).body, { removed: 1 });
+      assert.deepEqual(destroyed(), [{ sid: live, by: 'admin', owner: 'zed' }, { sid: expired, by: 'admin', owner: 'zed' }]);
+    });
+
     test('owners that cannot be one get a 400 page on the filter, the confirmation page and the post, and nothing is ended', async () => {
       const seeded = await createSessions(site.store, ['alice', undefined]);
-      for (const query of ['owner=', `owner=${'x'.repeat(513)}`, 'owner=%00', 'owner=alice&owner=bob']) {
+      for (const query of ['owner=', `owner=${'x'.repeat(513)}`, 'owner=%00', 'owner=%E0', 'owner=%ED%A0%80', 'owner=alice&owner=bob']) {
         for (const path of ['/admin', '/admin/end-owner']) {
           const res = await agent.get(`${path}?${query}`).expect(400);
           assert.match(res.text, /<p class="status-code">400<\/p>/, `${path}?${query}`);
         }
         const posted = await agent.post(`/admin/end-owner?${query}`).type('form').send({ csrf }).expect(400);
-        assert.match(posted.text, /not an owner|more than once/, query);
+        assert.match(posted.text, /not an owner|more than once|not valid percent-encoded/, query);
       }
       const missing = await agent.post('/admin/end-owner').type('form').send({ csrf }).expect(400);
       assert.match(missing.text, /No owner was given/);

@@ -119,11 +119,13 @@ for (const kind of STORE_KINDS) {
       assert.equal(await site.sessions.store.count(Date.now()), 1);
     });
 
-    test('signing in as another name gives another id; the first name no longer lists it', async () => {
-      const first = await signIn('Grace');
+    test('signing in as another name gives another id, without the first name\'s upload; the first name no longer lists it', async () => {
+      const first = await signIn('Grace', await visitorWithUpload('grace only\n'));
+      assert.deepEqual(shownLines(await page('/action', first)), ['grace only']);
       const second = await signIn('Hopper', first);
       assert.notEqual(second, first);
       assert.equal((await site.storedSession(second))?.owner, 'Hopper');
+      assert.deepEqual((await site.storedSession(second))?.data, {}, 'one name\'s data never follows a sign-in as another');
       assert.deepEqual(await site.sessions.listOwnerSessions('Grace'), []);
       assert.equal(signedInAs(await page('/sessions', second)), 'Hopper');
     });
@@ -288,6 +290,10 @@ for (const kind of STORE_KINDS) {
         { name: 'a line break', status: 400, heading: /Name not allowed/, send: (req) => req.type('form').send('name=Ada%0D%0ALovelace') },
         { name: 'an escape character', status: 400, heading: /Name not allowed/, send: (req) => req.type('form').send('name=Ada%1B%5B31m') },
         { name: 'DEL', status: 400, heading: /Name not allowed/, send: (req) => req.type('form').send('name=Ada%7F') },
+        { name: 'a zero-width space only', status: 400, heading: /Name not allowed/, send: (req) => req.type('form').send('name=%E2%80%8B') },
+        { name: 'a bidi override', status: 400, heading: /Name not allowed/, send: (req) => req.type('form').send('name=admin%E2%80%AEgnp.exe') },
+        { name: 'a malformed escape', status: 400, heading: /Form not readable/, send: (req) => req.type('form').send('name=Ada%E0') },
+        { name: 'an encoded lone surrogate', status: 400, heading: /Form not readable/, send: (req) => req.type('form').send('name=%ED%A0%80') },
         { name: 'a C1 control character', status: 400, heading: /Name not allowed/, send: (req) => req.type('form').send('name=Ada%C2%85') },
         { name: 'the name twice', status: 400, heading: /Unexpected form/, send: (req) => req.type('form').send('name=Ada&name=Grace') },
         { name: 'JSON instead of a form', status: 415, heading: /Unsupported form/, send: (req) => req.type('json').send({ name: 'Ada' }) },
