@@ -22,8 +22,11 @@ import { testServerEnv } from '../helpers/test-settings.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { jsonLines, runCli, startCli } from './cli-process.ts';
 
-/** Enough sessions that a run is still moving them when the test kills it. */
-const SESSIONS = 1000;
+/**
+ * Enough sessions that a run is still moving them when the test kills it (at 50 moved), and that the second
+ * run still walks more than one batch (500) of a store it is emptying; more only add seeding and moving time.
+ */
+const SESSIONS = 700;
 const DATA = { upload: { fileName: 'notes.txt', lines: ['first', 'second'] } };
 
 /** Two fresh stores of a switch, and the environment of a process switching from the first to the second. */
@@ -38,7 +41,8 @@ describe('sessionkeeper migrate killed half-way and run again', { concurrency: t
     test(`${from} to ${to}: every session ends up in the new store once, none in the old one`, async () => {
       const stores = await openSwitch(from, to);
       try {
-        const ids = await seedSessions(stores.previous, { count: SESSIONS, data: DATA });
+        // 50 at a time: with six other pairs running, 200 queued on PostgreSQL's 10-connection pool outwaited its 2 s connect timeout.
+        const ids = await seedSessions(stores.previous, { count: SESSIONS, data: DATA, batchSize: 50 });
         const first = startCli(['migrate'], stores.env);
         await waitUntil('the first run to have moved some sessions', async () => (await stores.current.count(Date.now())) >= 50, 30_000, 10);
         await first.stop('SIGKILL');
@@ -102,44 +106,48 @@ describe('sessionkeeper migrate, its summary and its mistakes', () => {
     assert.equal(events.filter((event) => event.event === 'session.expired' && event.store === 'file').length, 2, 'expired sessions swept from the old store, logged as its own');
   });
 
-  test('without SESSION_STORE_PREVIOUS: exit status 2 and one line saying what to set', async () => {
-    const { SESSION_STORE_PREVIOUS: _, PREVIOUS_SESSION_FILE_DIR: __, ...env } = stores.env;
-    const run = await runCli(['migrate'], env);
-    assert.equal(run.status, 2);
-    assert.equal(run.stdout, '');
-    assert.match(run.stderr, /^sessionkeeper: migrate moves sessions from SESSION_STORE_PREVIOUS to SESSION_STORE: set SESSION_STORE_PREVIOUS to the store they are in now \(README: "Switching backends"\)\n$/);
-  });
+  // Each a CLI process of its own, at once: none changes the switch above (the first two stop before any store
+  // is opened, the others use stores of their own), and one after the other they took four process start-ups.
+  describe('its mistakes', { concurrency: true }, () => {
+    test('without SESSION_STORE_PREVIOUS: exit status 2 and one line saying what to set', async () => {
+      const { SESSION_STORE_PREVIOUS: _, PREVIOUS_SESSION_FILE_DIR: __, ...env } = stores.env;
+      const run = await runCli(['migrate'], env);
+      assert.equal(run.status, 2);
+      assert.equal(run.stdout, '');
+      assert.match(run.stderr, /^sessionkeeper: migrate moves sessions from SESSION_STORE_PREVIOUS to SESSION_STORE: set SESSION_STORE_PREVIOUS to the store they are in now \(README: "Switching backends"\)\n$/);
+    });
 
-  test('a wrong switch setting: exit status 2 with the setting\'s one line', async () => {
-    const run = await runCli(['migrate'], { ...stores.env, SESSION_STORE_PREVIOUS: 'mysql' });
-    assert.equal(run.status, 2);
-    assert.match(run.stderr, /^sessionkeeper: SESSION_STORE_PREVIOUS="mysql" is not valid: expected file, redis, postgres\n$/);
-  });
+    test('a wrong switch setting: exit status 2 with the setting\'s one line', async () => {
+      const run = await runCli(['migrate'], { ...stores.env, SESSION_STORE_PREVIOUS: 'mysql' });
+      assert.equal(run.status, 2);
+      assert.match(run.stderr, /^sessionkeeper: SESSION_STORE_PREVIOUS="mysql" is not valid: expected file, redis, postgres\n$/);
+    });
 
-  test('two names for one store: exit status 2 before anything is moved, every session still there', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'sessionkeeper-alias-'));
-    const alias = `${dir}-alias`;
-    await symlink(dir, alias);
-    try {
-      const store = new FileStore({ dir });
-      const kept = await seedSessions(store, { count: 3 });
-      const run = await runCli(['migrate'], { ...testServerEnv(await namespaceOf('file')), SESSION_FILE_DIR: dir, SESSION_STORE_PREVIOUS: 'file', PREVIOUS_SESSION_FILE_DIR: alias });
-      assert.equal(run.status, 2, run.stderr);
-      assert.match(run.stderr, /^sessionkeeper: SESSION_STORE_PREVIOUS names the same sessions as SESSION_STORE \(.*\), under another name: point the PREVIOUS_… settings at where the sessions are now; nothing was moved\n$/);
-      assert.deepEqual(await idsStillStored(store, kept), kept);
-      assert.equal(await store.count(Date.now()), 3, 'and the probe is gone');
-    } finally {
-      await rm(alias, { force: true });
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+    test('two names for one store: exit status 2 before anything is moved, every session still there', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'sessionkeeper-alias-'));
+      const alias = `${dir}-alias`;
+      await symlink(dir, alias);
+      try {
+        const store = new FileStore({ dir });
+        const kept = await seedSessions(store, { count: 3 });
+        const run = await runCli(['migrate'], { ...testServerEnv(await namespaceOf('file')), SESSION_FILE_DIR: dir, SESSION_STORE_PREVIOUS: 'file', PREVIOUS_SESSION_FILE_DIR: alias });
+        assert.equal(run.status, 2, run.stderr);
+        assert.match(run.stderr, /^sessionkeeper: SESSION_STORE_PREVIOUS names the same sessions as SESSION_STORE \(.*\), under another name: point the PREVIOUS_… settings at where the sessions are now; nothing was moved\n$/);
+        assert.deepEqual(await idsStillStored(store, kept), kept);
+        assert.equal(await store.count(Date.now()), 3, 'and the probe is gone');
+      } finally {
+        await rm(alias, { force: true });
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
 
-  test('a previous store that does not answer: exit status 1, one line naming it, nothing moved', async () => {
-    const run = await runCli(['migrate'], { ...testServerEnv(await namespaceOf('postgres')), SESSION_STORE_PREVIOUS: 'redis', PREVIOUS_REDIS_URL: 'redis://127.0.0.1:1' });
-    assert.equal(run.status, 1);
-    assert.equal(run.stdout, '');
-    // The guard's log line of the outage comes first, as for every command (store-down.test.ts).
-    assert.match(run.stderr.trimEnd().split('\n').at(-1)!, /^sessionkeeper: The redis session store is not answering: .+$/);
+    test('a previous store that does not answer: exit status 1, one line naming it, nothing moved', async () => {
+      const run = await runCli(['migrate'], { ...testServerEnv(await namespaceOf('postgres')), SESSION_STORE_PREVIOUS: 'redis', PREVIOUS_REDIS_URL: 'redis://127.0.0.1:1' });
+      assert.equal(run.status, 1);
+      assert.equal(run.stdout, '');
+      // The guard's log line of the outage comes first, as for every command (store-down.test.ts).
+      assert.match(run.stderr.trimEnd().split('\n').at(-1)!, /^sessionkeeper: The redis session store is not answering: .+$/);
+    });
   });
 });
 

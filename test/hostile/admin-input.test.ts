@@ -26,6 +26,9 @@ import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
 import { ADMIN_PASSWORD, ADMIN_USER, TEST_KEYS } from '../helpers/test-settings.ts';
 import { assertNothingLeaks, headerValue, hostileText, urlText } from './hostile-values.ts';
 
+/** The file store's tombstones of ended sessions (file-tombstones.ts): a directory of empty files named by public id. */
+const TOMBSTONES = '.ended';
+
 const NUM_RUNS = 80;
 /** The address the wrong credentials come from, through the second app's trusted proxy. */
 const GUESSER = '198.51.100.77';
@@ -135,12 +138,14 @@ for (const kind of STORE_KINDS) {
         assert.equal(sessionKeys.length, SEEDED + 2, 'one hash per session and the two indexes');
       }
       if (kind === 'file') {
-        const names = (await readdir(namespace.settings.fileDir!)).filter((name) => name !== 'admin' && name !== EVENT_LOG_DIR);
+        const names = (await readdir(namespace.settings.fileDir!)).filter((name) => name !== 'admin' && name !== EVENT_LOG_DIR && name !== TOMBSTONES);
         assert.ok(names.every((name) => /^[A-Za-z0-9_-]{43}\.json$/.test(name)), 'only session files');
+        const tombstones = await readdir(join(namespace.settings.fileDir!, TOMBSTONES)).catch(() => []);
+        assert.ok(tombstones.every((name) => /^[A-Za-z0-9_-]{43}$/.test(name)), 'tombstones of ended sessions are named by public id');
         const logFiles = await readdir(join(namespace.settings.fileDir!, EVENT_LOG_DIR)).catch(() => []);
         assert.ok(logFiles.every((name) => /^(seg-\d+\.jsonl|tally-\d+)$/.test(name)), 'only the event log\'s segments and tallies');
         assert.equal(names.length, SEEDED);
-        const namespaced = await readdir(join(namespace.settings.fileDir!, 'admin'));
+        const namespaced = (await readdir(join(namespace.settings.fileDir!, 'admin'))).filter((name) => name !== TOMBSTONES);
         assert.ok(namespaced.every((name) => /^[A-Za-z0-9_-]{43}\.json$/.test(name)), 'only sign-ins and counters in the namespace');
       }
     }

@@ -164,6 +164,11 @@ describe('hostile input against every route', () => {
     assert.deepEqual(await tree(root).then((paths) => paths.filter((path) => !path.startsWith('sessions/'))), ['sessions']);
     for (const name of await readdir(dir)) {
       if (name === 'admin' || name === EVENT_LOG_DIR) continue;
+      if (name === '.ended') {
+        // Tombstones of ended sessions (file-tombstones.ts): empty files named by public id.
+        for (const tombstone of await readdir(join(dir, name))) assert.match(tombstone, /^[A-Za-z0-9_-]{43}$/, `only tombstones: ${tombstone}`);
+        continue;
+      }
       assert.match(name, /^[A-Za-z0-9_-]{43}\.json$/, `only session files: ${name}`);
     }
     const logFiles = await readdir(join(dir, EVENT_LOG_DIR)).catch(() => []);
