@@ -19,9 +19,9 @@ import type * as Migration from '../middleware/migration.ts';
 import { liveIdBatches, type StoreKind } from '../middleware/store.ts';
 import { bulkLoad } from './lib/bulk-load.ts';
 import { formatCount, formatRatio, markdownTable } from './lib/markdown.ts';
-import { closeBenchConnections, createBenchNamespace, removeBenchNamespace } from './lib/namespaces.ts';
+import { closeBenchConnections, createBenchNamespace, librarySettings, removeBenchNamespace } from './lib/namespaces.ts';
 import { openStore } from './lib/store-bench.ts';
-import { DATABASE_URL, REDIS_URL, type BenchNamespace } from './servers/harness.ts';
+import type { BenchNamespace } from './servers/harness.ts';
 import { buildLibrary } from './lib/baseline.ts';
 import { REPO_ROOT } from './lib/server-process.ts';
 
@@ -46,17 +46,6 @@ interface PairResult {
   floorPerSecond: number;
 }
 
-/** Library settings for a store of `kind` in `namespace`, as the current store or (prefixed) the previous one. */
-function storeSettings(kind: StoreKind, namespace: BenchNamespace, previous: boolean): Record<string, string> {
-  const settings: Record<string, string> =
-    kind === 'file' ? { fileDir: namespace.fileDir }
-      : kind === 'redis' ? { redisUrl: REDIS_URL, redisPrefix: namespace.redisPrefix }
-        : { databaseUrl: DATABASE_URL, pgTable: namespace.pgTable };
-  if (!previous) return { store: kind, ...settings };
-  const prefixed = Object.fromEntries(Object.entries(settings).map(([key, value]) => [`previous${key[0]!.toUpperCase()}${key.slice(1)}`, value]));
-  return { previousStore: kind, ...prefixed };
-}
-
 /** A fresh previous store holding SESSIONS live sessions, and an empty current one. */
 async function seededPair(from: StoreKind, to: StoreKind): Promise<{ previous: BenchNamespace; current: BenchNamespace }> {
   const previous = await createBenchNamespace();
@@ -76,7 +65,7 @@ async function timeMigration(from: StoreKind, to: StoreKind): Promise<number> {
   try {
     // Log lines are written (to nowhere), as an application's would be: their cost is part of the migration's.
     const logger = createLogger({ level: 'info', format: 'json' }, { write: () => true } as unknown as NodeJS.WritableStream);
-    const sessions = await openSessionkeeper({ ...storeSettings(to, current, false), ...storeSettings(from, previous, true), logLevel: 'info' }, { logger });
+    const sessions = await openSessionkeeper({ ...librarySettings(to, current), ...librarySettings(from, previous, true), logLevel: 'info' }, { logger });
     try {
       const started = performance.now();
       const summary = await migrateSessions(sessions.transition!, sessions.sweeper, { concurrency: CONCURRENCY, batchSize: BATCH });

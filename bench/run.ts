@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: the throughput benchmark against bare Koa and the peers,
- * then the sweep, listing and memory benchmarks per store, then the shared
- * event log's size with many events, printed as Markdown. `--smoke` runs
- * everything briefly, as a quick check that every case works;
- * `--only throughput|stores|event-log`, `--stores redis,postgres,file` and
+ * then what the owner index costs a request, then the sweep, listing and
+ * memory benchmarks per store, then the shared event log's size with many
+ * events, printed as Markdown. `--smoke` runs everything briefly, as a quick
+ * check that every case works;
+ * `--only throughput|owners|stores|event-log`, `--stores redis,postgres,file` and
  * `--cases <text>[,<text>…]` (throughput cases whose name contains one) run a
  * part. Everything runs on 127.0.0.1 and stops by itself.
  */
@@ -12,6 +13,7 @@ import { parseArgs } from 'node:util';
 import type { StoreKind } from '../middleware/store.ts';
 import { CASES } from './lib/cases.ts';
 import { eventLogTables, runEventLogSize, type EventLogSizeResult, type EventLogSizeSettings } from './lib/event-log-size.ts';
+import { ownerCostTable, runOwnerCost, type OwnerCostSample, type OwnerCostSettings } from './lib/owner-cost.ts';
 import { benchPool, benchRedis, closeBenchConnections, removeActiveNamespaces } from './lib/namespaces.ts';
 import { runStoreBench, type StoreBenchResult, type StoreBenchSettings } from './lib/store-bench.ts';
 import { storeTables, storeTargets } from './lib/store-report.ts';
@@ -22,7 +24,7 @@ import { buildLibrary, checkOutBaseline } from './lib/baseline.ts';
 import { REPO_ROOT } from './lib/server-process.ts';
 
 const STORES: readonly StoreKind[] = ['redis', 'postgres', 'file'];
-const PARTS = ['throughput', 'stores', 'event-log'] as const;
+const PARTS = ['throughput', 'owners', 'stores', 'event-log'] as const;
 
 const { values: flags } = parseArgs({
   options: {
@@ -46,6 +48,10 @@ if (cases.length === 0) throw new Error(`--cases ${flags.cases} matches no case;
 const throughputSettings: ThroughputSettings = flags.smoke
   ? { rounds: 1, warmupSeconds: 0.5, durationSeconds: 1.5, poolSize: 100 }
   : { rounds: 3, warmupSeconds: 1, durationSeconds: 4, poolSize: 300 };
+// Whole seconds: autocannon rounds a run's duration up to one.
+const ownerCostSettings: OwnerCostSettings = flags.smoke
+  ? { pairs: 1, windowSeconds: 1, warmupSeconds: 1, poolSize: 60 }
+  : { pairs: 5, windowSeconds: 1, warmupSeconds: 1, poolSize: 300 };
 const storeSettings: StoreBenchSettings = flags.smoke
   ? { manySessions: { redis: 2_000, postgres: 2_000, file: 1_000 }, expiredSessions: 2_000, fewSessions: 200, poolSize: 100, readSeconds: 1, listRepeats: 1, purgeBudgetSeconds: 30 }
   : { manySessions: { redis: 1_000_000, postgres: 1_000_000, file: 200_000 }, expiredSessions: 100_000, fewSessions: 1_000, poolSize: 500, readSeconds: 3, listRepeats: 5, purgeBudgetSeconds: 40 };
@@ -89,6 +95,11 @@ async function main(): Promise<void> {
     const samples = await runThroughput({ ...throughputSettings, baselineLibrary: baseline?.library }, progress, cases).finally(() => baseline?.remove());
     out.push(...[throughputTables(samples), eventLogCostTable(samples)].filter((table) => table !== ''));
     targets.push(...throughputTargets(samples));
+  }
+  if (runs('owners')) {
+    const samples: OwnerCostSample[] = [];
+    for (const kind of storeKinds) samples.push(...(await runOwnerCost(kind, ownerCostSettings, progress)));
+    out.push(ownerCostTable(samples));
   }
   if (runs('stores')) {
     const results: StoreBenchResult[] = [];

@@ -46,14 +46,19 @@ export interface LoadResult {
   errors: number;
 }
 
-/** Creates `size` sessions through `POST /new` and returns the Cookie header of each. */
-export async function createSessionPool(port: number, size: number): Promise<string[]> {
+/**
+ * Creates `size` sessions through `POST /new` and returns the Cookie header of each. With `ownerOf`, through
+ * `POST /sign-in?owner=<ownerOf(index)>` instead (servers started with `sign-in`): sessions with an owner.
+ */
+export async function createSessionPool(port: number, size: number, ownerOf?: (index: number) => string): Promise<string[]> {
   const cookies: string[] = [];
+  let next = 0;
   const createOne = async () => {
-    const response = await fetch(`http://127.0.0.1:${port}/new`, { method: 'POST' });
+    const path = ownerOf ? `/sign-in?owner=${encodeURIComponent(ownerOf(next++))}` : '/new';
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST' });
     await response.arrayBuffer();
     const pairs = response.headers.getSetCookie().map((header) => header.split(';')[0]);
-    if (!response.ok || pairs.length === 0) throw new Error(`POST /new answered ${response.status} without a cookie`);
+    if (!response.ok || pairs.length === 0) throw new Error(`POST ${path} answered ${response.status} without a cookie`);
     cookies.push(pairs.join('; '));
   };
   for (let made = 0; made < size; made += POOL_CONCURRENCY) {

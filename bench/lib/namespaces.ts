@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { eventLogTableNames } from '../../middleware/event-log/postgres-event-log.ts';
+import type { StoreKind } from '../../middleware/store.ts';
 import { DATABASE_URL, REDIS_URL, type BenchNamespace } from '../servers/harness.ts';
 
 const UNLINK_BATCH = 1000;
@@ -63,6 +64,20 @@ export async function removeBenchNamespace(namespace: BenchNamespace): Promise<v
   await benchPool().query(`DROP TABLE IF EXISTS "${namespace.pgTable}", "${log}", "${tally}"`);
   await rm(namespace.fileDir, { recursive: true, force: true });
   active.delete(namespace);
+}
+
+/**
+ * Library options (`openSessionkeeper`, `createSessionkeeper`) for a store of `kind` in `namespace`: as the
+ * current store, or with `previous`, as the store of a switch's `SESSION_STORE_PREVIOUS` (prefixed names).
+ */
+export function librarySettings(kind: StoreKind, namespace: BenchNamespace, previous = false): Record<string, string> {
+  const settings: Record<string, string> =
+    kind === 'file' ? { fileDir: namespace.fileDir }
+      : kind === 'redis' ? { redisUrl: REDIS_URL, redisPrefix: namespace.redisPrefix }
+        : { databaseUrl: DATABASE_URL, pgTable: namespace.pgTable };
+  if (!previous) return { store: kind, ...settings };
+  const prefixed = Object.fromEntries(Object.entries(settings).map(([key, value]) => [`previous${key[0]!.toUpperCase()}${key.slice(1)}`, value]));
+  return { previousStore: kind, ...prefixed };
 }
 
 /** Removes every namespace still in use (an interrupted run); failures are ignored, the process is ending. */

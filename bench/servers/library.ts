@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type * as Config from '../../middleware/config.ts';
 import type * as CreateStore from '../../middleware/create-store.ts';
+import type * as Adapter from '../../middleware/koa-store-adapter.ts';
 import type * as Logger from '../../middleware/logger.ts';
 import type * as Sessionkeeper from '../../middleware/sessionkeeper.ts';
 
@@ -23,3 +24,5 @@ export const { resolveConfig } = (await import(`${library}/middleware/config.js`
 export const { createStore } = (await import(`${library}/middleware/create-store.js`)) as typeof CreateStore;
 export const { createLogger } = (await import(`${library}/middleware/logger.js`)) as typeof Logger;
 export const { createSessionkeeper, openSessionkeeper } = (await import(`${library}/middleware/sessionkeeper.js`)) as typeof Sessionkeeper;
+/** What the package's entry point exports as `setSessionOwner` (undefined in a baseline commit from before owners). */
+export const { setSessionOwner } = (await import(`${library}/middleware/koa-store-adapter.js`)) as typeof Adapter;

@@ -6,21 +6,24 @@
  * that keeps no log, so they stay in this process's memory instead (what
  * sessionkeeper did before it had the shared log). With argv[3]
  * `touch-every-request`, SESSION_TOUCH_AFTER=0: every read rolls the session
- * (a store write, the cookie re-sent), as before the rolling granularity. The sweeper runs only
+ * (a store write, the cookie re-sent), as before the rolling granularity. With `sign-in` among the
+ * arguments, `POST /sign-in?owner=…` creates a session as `POST /new` does and names its owner with
+ * `setSessionOwner`, as an app's sign-in route does (the owner benchmark's sessions). The sweeper runs only
  * when the orchestrator asks (`sweep`), so a benchmark never races it; `list`
  * and `count` time the dashboard's store calls inside this process.
  */
 import Koa from 'koa';
 import pino from 'pino';
 import type { ListSort, SessionStore, StoreKind } from '../../middleware/store.ts';
-import { createLogger, createSessionkeeper, createStore, resolveConfig } from './library.ts';
-import { benchNamespace, COOKIE_SECRET, DATABASE_URL, REDIS_URL, serve, SESSION_TTL_MS } from './harness.ts';
+import { createLogger, createSessionkeeper, createStore, resolveConfig, setSessionOwner } from './library.ts';
+import { benchNamespace, COOKIE_SECRET, DATABASE_URL, REDIS_URL, serve, sessionPayload, SESSION_TTL_MS } from './harness.ts';
 import { sessionRoutes } from './koa-routes.ts';
 
 const HOUR_MS = 3_600_000;
 const kind = process.argv[2] as StoreKind;
 const eventsInMemory = process.argv[3] === 'events-in-memory';
 const touchEveryRequest = process.argv[3] === 'touch-every-request';
+const signIn = process.argv.slice(3).includes('sign-in');
 const namespace = benchNamespace();
 // The stream pino uses for stdout in production (SonicBoom), aimed at /dev/null; its types do not claim to be a Writable.
 const devNull = pino.destination({ dest: '/dev/null', sync: false }) as unknown as NodeJS.WritableStream;
@@ -66,6 +69,15 @@ const store = eventsInMemory
 const app = new Koa();
 const sessions = await createSessionkeeper(app, config, { logger, store });
 app.use(sessions.middleware);
+// Only on the owner benchmark's servers: the other cases' requests never pass this extra middleware.
+if (signIn) {
+  app.use(async (ctx, next) => {
+    if (ctx.method !== 'POST' || ctx.path !== '/sign-in') return next();
+    Object.assign(ctx.session!, sessionPayload(0));
+    await setSessionOwner(ctx, String(ctx.query.owner));
+    ctx.body = { signedIn: true };
+  });
+}
 app.use(sessionRoutes());
 
 /** Runs `task` and reports how long it took in this process, in ms. */
