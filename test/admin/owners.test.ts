@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { shortOwner } from '../../admin/format.ts';
 import type { LifecycleEvent } from '../../middleware/events.ts';
-import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
-import type { SessionRecord, SessionStore } from '../../middleware/store.ts';
+import { publicIdOf } from '../../middleware/ids.ts';
+import type { SessionStore } from '../../middleware/store.ts';
 import { basicAuth } from '../helpers/dashboard-client.ts';
-import { idsStillStored } from '../helpers/seeded-sessions.ts';
+import { idsStillStored, seedSessions } from '../helpers/seeded-sessions.ts';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
 import { createTestApp, type TestApp } from '../helpers/test-app.ts';
 import { cookieHeaderOf } from '../helpers/upload-forms.ts';
@@ -67,23 +67,8 @@ function resultNotice(page: string): string | undefined {
  * Stores one session per entry of `owners` (none for undefined) as the middleware would, each used a second
  * after the one before and expiring a second later; returns their public ids in that order.
  */
-async function createSessions(store: SessionStore, owners: (string | undefined)[], { expiresInMs = 30 * 60_000, device = false } = {}): Promise<string[]> {
-  const nowMs = Date.now();
-  const ids: string[] = [];
-  for (const [index, owner] of owners.entries()) {
-    const id = publicIdOf(newSessionId());
-    const record: SessionRecord = {
-      data: { cart: 'VALUE', theme: 'dark' },
-      createdAt: nowMs - 3_600_000,
-      lastSeenAt: Math.min(nowMs, nowMs + expiresInMs) - (owners.length - index) * 1000,
-      expiresAt: nowMs + expiresInMs + index * 1000,
-      ...(owner === undefined ? {} : { owner }),
-      ...(device ? { device: { userAgent: `Browser/${index}`, address: `192.0.2.${index}` } } : {}),
-    };
-    await store.create(id, record);
-    ids.push(id);
-  }
-  return ids;
+function createSessions(store: SessionStore, owners: (string | undefined)[], { expiresInMs = 30 * 60_000, device = false } = {}): Promise<string[]> {
+  return seedSessions(store, { count: owners.length, owners, expiresInMs, device, data: { cart: 'VALUE', theme: 'dark' } });
 }
 
 for (const kind of STORE_KINDS) {

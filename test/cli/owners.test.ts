@@ -11,9 +11,9 @@ import { parseCommand } from '../../cli/args.ts';
 import { UsageError } from '../../cli/errors.ts';
 import { formatSessionDetails, formatSessionTable } from '../../cli/output.ts';
 import type { LifecycleEvent } from '../../middleware/events.ts';
-import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
-import type { SessionRecord, SessionStore } from '../../middleware/store.ts';
-import { idsStillStored } from '../helpers/seeded-sessions.ts';
+import { publicIdOf } from '../../middleware/ids.ts';
+import type { SessionStore } from '../../middleware/store.ts';
+import { idsStillStored, seedSessions } from '../helpers/seeded-sessions.ts';
 import { createNamespace, STORE_KINDS, type StoreNamespace } from '../helpers/store-fixtures.ts';
 import { testServerEnv } from '../helpers/test-settings.ts';
 import { type CliResult, jsonLines, runCli } from './cli-process.ts';
@@ -27,22 +27,8 @@ const ESCAPING = 'evil\u001b[2Jowner';
  * Stores one session per entry of `owners` (none for undefined) as the middleware would, each used a second
  * after the one before and expiring a second later; returns their public ids in that order.
  */
-async function createSessions(store: SessionStore, owners: (string | undefined)[], expiresInMs = 30 * 60_000): Promise<string[]> {
-  const nowMs = Date.now();
-  const ids: string[] = [];
-  for (const [index, owner] of owners.entries()) {
-    const id = publicIdOf(newSessionId());
-    const record: SessionRecord = {
-      data: { cart: 'VALUE-4111', theme: 'dark' },
-      createdAt: nowMs - 3_600_000,
-      lastSeenAt: Math.min(nowMs, nowMs + expiresInMs) - (owners.length - index) * 1000,
-      expiresAt: nowMs + expiresInMs + index * 1000,
-      ...(owner === undefined ? {} : { owner }),
-    };
-    await store.create(id, record);
-    ids.push(id);
-  }
-  return ids;
+function createSessions(store: SessionStore, owners: (string | undefined)[], expiresInMs = 30 * 60_000): Promise<string[]> {
+  return seedSessions(store, { count: owners.length, owners, expiresInMs, data: { cart: 'VALUE-4111', theme: 'dark' } });
 }
 
 function assertDone(result: CliResult, what: string): void {

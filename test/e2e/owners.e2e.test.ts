@@ -8,6 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { fitsPhoneWidth } from '../helpers/phone-width.ts';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
 import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
 
@@ -37,14 +38,6 @@ async function openDevice(browser: Browser, userAgent: string): Promise<Device> 
   return { context, page, problems };
 }
 
-/** True when the page needs no horizontal scrolling on a small phone. */
-async function fitsPhoneWidth(page: Page): Promise<boolean> {
-  const size = page.viewportSize()!;
-  await page.setViewportSize({ width: 360, height: size.height });
-  const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
-  await page.setViewportSize(size);
-  return fits;
-}
 
 /** Who the header says is signed in, or undefined when it names nobody. */
 async function signedInAs(page: Page): Promise<string | undefined> {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { fitsPhoneWidth } from '../helpers/phone-width.ts';
 import { STORE_KINDS } from '../helpers/store-fixtures.ts';
 import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
 
@@ -32,14 +33,6 @@ const SAMPLE_LINES = [
   '"><img src=x onerror="window.pwned = \'img\'">',
 ];
 
-/** True when the page needs no horizontal scrolling on a small phone. */
-async function fitsPhoneWidth(page: Page): Promise<boolean> {
-  const size = page.viewportSize()!;
-  await page.setViewportSize({ width: 360, height: size.height });
-  const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
-  await page.setViewportSize(size);
-  return fits;
-}
 
 describe('the upload site in headless Chromium', () => {
   let browser: Browser;

@@ -14,6 +14,10 @@ export interface SeedOptions {
   /** How many sessions `store.create` gets at once. */
   batchSize?: number;
   data?: Record<string, unknown>;
+  /** The owner of the session at each index (none where undefined or past the end). */
+  owners?: readonly (string | undefined)[];
+  /** Give each session device facts (`Browser/<index>`, `192.0.2.<index>`), as SESSION_TRACK_DEVICE keeps them. */
+  device?: boolean;
 }
 
 /**
@@ -22,7 +26,7 @@ export interface SeedOptions {
  * Returns their public ids in creation order.
  */
 export async function seedSessions(store: SessionStore, options: SeedOptions): Promise<string[]> {
-  const { count, expiresInMs = 30 * 60_000, batchSize = 200, data = { upload: { fileName: 'notes.txt' }, theme: 'dark' } } = options;
+  const { count, expiresInMs = 30 * 60_000, batchSize = 200, data = { upload: { fileName: 'notes.txt' }, theme: 'dark' }, owners = [], device = false } = options;
   const nowMs = Date.now();
   const ids = Array.from({ length: count }, () => publicIdOf(newSessionId()));
   for (let start = 0; start < count; start += batchSize) {
@@ -31,6 +35,9 @@ export async function seedSessions(store: SessionStore, options: SeedOptions): P
         const index = start + offset;
         const expiresAt = nowMs + expiresInMs + index * 1000;
         const record: SessionRecord = { data, createdAt: nowMs - (count + 3600) * 1000, lastSeenAt: Math.min(nowMs, expiresAt) - (count - index) * 1000, expiresAt };
+        const owner = owners[index];
+        if (owner !== undefined) record.owner = owner;
+        if (device) record.device = { userAgent: `Browser/${index}`, address: `192.0.2.${index}` };
         return store.create(id, record);
       }),
     );
