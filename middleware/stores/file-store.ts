@@ -435,7 +435,7 @@ export class FileStore implements SessionStore {
         if (onlyIfAbsent) return (await linkUnlessTaken(tempPath, this.pathOf(id))) && (await this.syncDirectory());
         await rename(tempPath, this.pathOf(id));
         if (checkedVersionSince !== undefined && this.#tombstones.endedSince(id, checkedVersionSince)) {
-          removeQuietly(this.pathOf(id));
+          this.#tombstones.takeBack(id, this.pathOf(id));
           return false;
         }
         return true;
@@ -487,12 +487,15 @@ export class FileStore implements SessionStore {
     const digest = this.#owners.linkedDigest(id);
     const owned = digest !== undefined;
     const owner = owned ? this.read(id)?.owner : undefined;
-    if (owned || !expired) this.#tombstones.touch(id);
+    const tombstoned = owned || !expired;
+    if (tombstoned) this.#tombstones.touch(id);
     try {
       await unlink(this.pathOf(id));
     } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
+      if (!isNotFound(error)) throw error;
+      // Gone already: removed by someone else, or taken back by a write that saw this call's tombstone
+      // before this unlink, in which case the ending is this call's to report.
+      if (!tombstoned || !this.#tombstones.claimTakenBack(id)) return undefined;
     }
     this.#owners.unlink(id, undefined, digest);
     return owner === undefined ? { id } : { id, owner };

@@ -9,7 +9,7 @@
  * writer removes what it wrote. A tombstone is only needed while a write can
  * still be in flight, so the purge removes those older than a minute.
  */
-import { closeSync, lstatSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -42,7 +42,34 @@ export class FileTombstones {
     return stats !== undefined && stats.mtimeMs >= sinceMs;
   }
 
-  /** Removes the tombstones no write can still need. */
+  /**
+   * Takes back a write that found a tombstone: its file is moved to `<id>.undone` beside the tombstone rather
+   * than deleted, so that the removal whose unlink it beat can still claim the ending (`claimTakenBack`). A
+   * file the removal unlinked already is not there to move: nothing to do.
+   */
+  takeBack(id: string, sessionPath: string): void {
+    try {
+      renameSync(sessionPath, join(this.dir, `${id}.undone`));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+
+  /**
+   * True when a write racing this removal took its session back before the removal's unlink (which then
+   * found nothing): the removal claims it, by removing the moved file, so that exactly one caller reports it.
+   */
+  claimTakenBack(id: string): boolean {
+    try {
+      unlinkSync(join(this.dir, `${id}.undone`));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+  }
+
+  /** Removes the tombstones (and taken-back writes nobody claimed) no write can still need. */
   async removeOld(now: number): Promise<void> {
     let names: string[];
     try {

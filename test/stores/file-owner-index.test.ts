@@ -91,3 +91,35 @@ test('a removal from another process between a write\'s check and its rename: th
     assert.deepEqual((await store.list({ owner: 'ada', sort: 'activity', limit: 10, now })).sessions, []);
   });
 });
+
+test('a write that sees a removal\'s tombstone and takes itself back before the removal\'s unlink: the removal still reports the ending, once', async () => {
+  await withFileStore(async (store, dir) => {
+    const now = Date.now();
+    const id = newId();
+    await store.create(id, owned(now, 'ada'));
+    const otherProcess = new FileStore({ dir });
+    // The other process has touched its tombstone and is about to unlink when this one's write checks, renames,
+    // finds the tombstone and takes itself back: the unlink then finds nothing.
+    const promises = fsPromises as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const unlinkFile = promises.unlink!;
+    let written: boolean | undefined;
+    promises.unlink = async (...args: unknown[]) => {
+      promises.unlink = unlinkFile;
+      syncBuiltinESMExports();
+      const later = now + 1000;
+      written = await store.update(id, { ...owned(now, 'ada'), data: { late: true }, lastSeenAt: later }, later);
+      return unlinkFile(...args);
+    };
+    syncBuiltinESMExports();
+    try {
+      assert.deepEqual(await otherProcess.endOwnerSessions('ada', now, []), [id], 'the ending is reported');
+    } finally {
+      promises.unlink = unlinkFile;
+      syncBuiltinESMExports();
+    }
+    assert.equal(written, false, 'the write took itself back');
+    assert.equal(await store.get(id, now), undefined);
+    assert.deepEqual(await store.endOwnerSessions('ada', now, []), [], 'and nobody reports it again');
+    assert.deepEqual(await readdir(join(dir, '.ended')), [id], 'the taken-back write was claimed, only the tombstone is left');
+  });
+});
