@@ -40,6 +40,12 @@ export interface StoreConnection {
   redisUrl: string;
   /** `SESSION_REDIS_PREFIX`: start of every Redis key the store uses, so several apps can share one Redis. */
   redisPrefix: string;
+  /** `REDIS_CLUSTER_NODES`: seed nodes (`host:port`) of a Redis Cluster; when set, used instead of `redisUrl` (whose user and password still apply). */
+  redisClusterNodes?: string[];
+  /** `REDIS_SENTINELS`: Sentinels (`host:port`) that name the primary; when set, used instead of `redisUrl` (whose user and password still apply). */
+  redisSentinels?: string[];
+  /** `REDIS_SENTINEL_NAME`: the name of the primary the Sentinels watch; required with `redisSentinels`. */
+  redisSentinelName?: string;
   /** `DATABASE_URL`: required when `store` is `postgres`. */
   databaseUrl: string | undefined;
 }
@@ -122,7 +128,18 @@ const STORE_KIND = oneOf<StoreKind>('file', 'redis', 'postgres');
 const FILE_DIR = text(/^[^\0]{1,4096}$/, 'a directory path');
 const PG_TABLE = text(PG_TABLE_PATTERN, 'a lower-case identifier (letters, digits, _; at most 63), optionally schema.table');
 const REDIS_URL = url(['redis:', 'rediss:']);
-const REDIS_PREFIX = text(/^[\x21-\x7e]{1,100}$/, 'a key prefix of 1 to 100 printable characters without spaces');
+// No braces: Redis Cluster reads the first {…} of a key as its hash tag, which the store sets itself.
+const REDIS_PREFIX = text(/^[\x21-\x7a|~]{1,100}$/, 'a key prefix of 1 to 100 printable characters without spaces, { or }');
+/** host:port, the host a name, an IPv4 address or an IPv6 address in brackets. */
+const REDIS_ADDRESS = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]):\d{1,5}$/;
+const REDIS_ADDRESSES = {
+  allowed: 'comma-separated host:port addresses (an IPv6 host in brackets), at most 100',
+  parse: (value: string) => {
+    const addresses = value.split(',').map((address) => address.trim());
+    return addresses.length <= 100 && addresses.every(isRedisAddress) ? addresses : undefined;
+  },
+  check: (value: unknown) => Array.isArray(value) && value.length > 0 && value.length <= 100 && value.every(isRedisAddress),
+};
 const DATABASE_URL = url(['postgres:', 'postgresql:']);
 
 const SETTINGS: SettingsTable<SessionkeeperOptions> = {
@@ -131,6 +148,9 @@ const SETTINGS: SettingsTable<SessionkeeperOptions> = {
   pgTable: { env: 'SESSION_PG_TABLE', ...PG_TABLE },
   redisUrl: { env: 'REDIS_URL', ...REDIS_URL },
   redisPrefix: { env: 'SESSION_REDIS_PREFIX', ...REDIS_PREFIX },
+  redisClusterNodes: { env: 'REDIS_CLUSTER_NODES', ...REDIS_ADDRESSES },
+  redisSentinels: { env: 'REDIS_SENTINELS', ...REDIS_ADDRESSES },
+  redisSentinelName: { env: 'REDIS_SENTINEL_NAME', ...text(/^[\x21-\x7e]{1,100}$/, 'the name of a primary as the Sentinels know it: 1 to 100 printable characters without spaces') },
   databaseUrl: { env: 'DATABASE_URL', ...DATABASE_URL },
   previousStore: { env: 'SESSION_STORE_PREVIOUS', ...STORE_KIND },
   previousFileDir: { env: 'PREVIOUS_SESSION_FILE_DIR', ...FILE_DIR },
@@ -164,7 +184,7 @@ const SETTINGS: SettingsTable<SessionkeeperOptions> = {
 };
 
 /** The defaults, in one place (`logFormat` depends on whether stdout is a terminal). */
-export function defaultOptions(isTty = Boolean(process.stdout.isTTY)): Required<Omit<SessionkeeperOptions, 'databaseUrl' | 'keys' | 'touchAfterMs' | PreviousOption>> {
+export function defaultOptions(isTty = Boolean(process.stdout.isTTY)): Required<Omit<SessionkeeperOptions, 'databaseUrl' | 'keys' | 'touchAfterMs' | 'redisClusterNodes' | 'redisSentinels' | 'redisSentinelName' | PreviousOption>> {
   return {
     store: 'file',
     fileDir: './var/sessions',
@@ -203,6 +223,7 @@ export function resolveConfig(options: SessionkeeperOptions = {}, isTty?: boolea
   if (config.store === 'postgres' && !config.databaseUrl) {
     throw new ConfigError('DATABASE_URL', 'DATABASE_URL is required when SESSION_STORE=postgres: set it to a URL like postgres://user@127.0.0.1:5432/db');
   }
+  checkRedisTopology(config);
   checkPrevious(config);
   if (config.absoluteTtlMs !== 0 && config.absoluteTtlMs < config.idleTtlMs) {
     throw new ConfigError(
@@ -247,6 +268,23 @@ export function resolveConfig(options: SessionkeeperOptions = {}, isTty?: boolea
 }
 
 /** The options of the previous store during a backend switch: none has a default of its own. */
+/** One way to reach Redis at a time; Sentinels need the name of the primary they watch, and the name needs Sentinels. */
+function checkRedisTopology(config: SessionkeeperConfig): void {
+  if (config.redisClusterNodes && config.redisSentinels) {
+    throw new ConfigError('REDIS_SENTINELS', 'REDIS_SENTINELS and REDIS_CLUSTER_NODES are both set: a Redis Cluster has no Sentinels; set one of them');
+  }
+  if (config.redisSentinels && !config.redisSentinelName) {
+    throw new ConfigError('REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_NAME is required with REDIS_SENTINELS: set it to the name the Sentinels monitor the primary under (sentinel monitor <name> …)');
+  }
+  if (config.redisSentinelName && !config.redisSentinels) {
+    throw new ConfigError('REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_NAME is set but REDIS_SENTINELS is not: set REDIS_SENTINELS to the Sentinels\' host:port addresses, or remove REDIS_SENTINEL_NAME');
+  }
+}
+
+function isRedisAddress(value: unknown): boolean {
+  return typeof value === 'string' && REDIS_ADDRESS.test(value) && Number(value.slice(value.lastIndexOf(':') + 1)) <= 65_535;
+}
+
 type PreviousOption = 'previousStore' | 'previousFileDir' | 'previousPgTable' | 'previousRedisUrl' | 'previousRedisPrefix' | 'previousDatabaseUrl';
 
 /** The `PREVIOUS_…` connection settings, each overriding its counterpart of the current store. */
@@ -269,8 +307,11 @@ const PREVIOUS_OPTION_KIND = {
 
 /** The current store's connection. */
 export function currentConnectionOf(config: SessionkeeperConfig): StoreConnection {
-  const { store, fileDir, pgTable, redisUrl, redisPrefix, databaseUrl } = config;
-  return { store, fileDir, pgTable, redisUrl, redisPrefix, databaseUrl };
+  const { store, fileDir, pgTable, redisUrl, redisPrefix, redisClusterNodes, redisSentinels, redisSentinelName, databaseUrl } = config;
+  const connection: StoreConnection = { store, fileDir, pgTable, redisUrl, redisPrefix, databaseUrl };
+  if (redisClusterNodes) connection.redisClusterNodes = redisClusterNodes;
+  if (redisSentinels) Object.assign(connection, { redisSentinels, redisSentinelName });
+  return connection;
 }
 
 /** The previous store's connection during a backend switch: the current one's settings, but for the `PREVIOUS_…` ones set. */
@@ -280,6 +321,12 @@ export function previousConnectionOf(config: SessionkeeperConfig): StoreConnecti
   for (const [option, setting] of Object.entries(PREVIOUS_CONNECTION) as [keyof typeof PREVIOUS_CONNECTION, keyof StoreConnection][]) {
     const value = config[option];
     if (value !== undefined) (connection as unknown as Record<string, string>)[setting] = value;
+  }
+  // PREVIOUS_REDIS_URL names a single Redis: the sessions are moving from it to the cluster or Sentinel primary.
+  if (config.previousRedisUrl !== undefined) {
+    delete connection.redisClusterNodes;
+    delete connection.redisSentinels;
+    delete connection.redisSentinelName;
   }
   return connection;
 }
@@ -322,10 +369,17 @@ function sameSessions(a: StoreConnection, b: StoreConnection): boolean {
     case 'file':
       return resolve(a.fileDir) === resolve(b.fileDir);
     case 'redis':
-      return a.redisPrefix === b.redisPrefix && serverOf(a.redisUrl, '6379', '/0') === serverOf(b.redisUrl, '6379', '/0');
+      return a.redisPrefix === b.redisPrefix && redisServerOf(a) === redisServerOf(b);
     case 'postgres':
       return qualifiedTable(a.pgTable) === qualifiedTable(b.pgTable) && serverOf(a.databaseUrl!, '5432', '') === serverOf(b.databaseUrl!, '5432', '');
   }
+}
+
+/** The Redis a connection reaches: its cluster's seed nodes, its Sentinels, or its URL's server and database. */
+function redisServerOf(connection: StoreConnection): string {
+  if (connection.redisClusterNodes) return `cluster ${[...connection.redisClusterNodes].sort().join(',')}`;
+  if (connection.redisSentinels) return `sentinel ${connection.redisSentinelName} ${[...connection.redisSentinels].sort().join(',')}`;
+  return serverOf(connection.redisUrl, '6379', '/0');
 }
 
 /** `host:port/path` of a URL, defaults filled in, without its user or password. */

@@ -2,6 +2,7 @@ import type { StoreConnection } from './config.ts';
 import type { SessionStore } from './store.ts';
 import { FileStore } from './stores/file-store.ts';
 import { PostgresStore } from './stores/postgres-store.ts';
+import type { RedisTarget } from './stores/redis-connection.ts';
 import { RedisStore } from './stores/redis-store.ts';
 
 /**
@@ -14,7 +15,7 @@ export function createStore(connection: StoreConnection, sweepIntervalMs: number
       return new FileStore({ dir: connection.fileDir });
     case 'redis':
       return new RedisStore({
-        url: connection.redisUrl,
+        ...redisTargetOf(connection),
         prefix: connection.redisPrefix,
         expiryGraceMs: Math.max(10 * 60_000, 3 * sweepIntervalMs),
         onBackgroundError,
@@ -22,4 +23,11 @@ export function createStore(connection: StoreConnection, sweepIntervalMs: number
     case 'postgres':
       return new PostgresStore({ connectionString: connection.databaseUrl!, table: connection.pgTable, onBackgroundError });
   }
+}
+
+/** A cluster's seed nodes or the Sentinels when set, else the URL; the URL's user and password go to the cluster's nodes or the Sentinels' primary. */
+function redisTargetOf({ redisUrl, redisClusterNodes, redisSentinels, redisSentinelName }: StoreConnection): RedisTarget {
+  if (redisClusterNodes) return { clusterNodes: redisClusterNodes, credentialsUrl: redisUrl };
+  if (redisSentinels) return { sentinels: redisSentinels, sentinelName: redisSentinelName, credentialsUrl: redisUrl };
+  return { url: redisUrl };
 }

@@ -1,32 +1,30 @@
 /**
- * The Redis store: one hash per session (`<prefix>s:<id>`, fields c, l, e, d,
- * and o, v for an owned session's owner and device) with a native expiry, plus
- * two sorted sets indexing the ids by expiry (`<prefix>exp`) and by last
- * activity (`<prefix>act`), and for each owner two more of its sessions alone
- * (see LIB below). Listing, counting and sweeping read the indexes, never SCAN;
- * every write (creation, conditional updates, purges, evictions, ending an
- * owner's sessions) is one Lua script: atomic, and one round trip.
+ * The Redis store: one hash per session with a native expiry, indexed by
+ * expiry and by last activity (and by owner), spread over 48 shards so that it
+ * runs on a single Redis, a Sentinel-watched primary or a Redis Cluster alike
+ * (redis-layout.ts). Reading a session, writing it and removing it is one Lua
+ * script inside its shard (redis-scripts.ts); listing, counting and sweeping
+ * read the shards' indexes, never SCAN, and merge what the shards answer.
  */
-import { createHash } from 'node:crypto';
-import { createClient, type RedisClientType, type RespVersions } from 'redis';
-import { redactUrl } from '../config.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { RedisEventLog } from '../event-log/redis-event-log.ts';
-import { assertNamespaceName, dataJsonOf, ownerDigest, summaryOf, type DeviceFacts, type ListSort, type RemovedSession, type CounterRule, type CounterState, type Rolling, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
+import { assertNamespaceName, dataJsonOf, ownerDigest, summaryOf, type DeviceFacts, type RemovedSession, type CounterRule, type CounterState, type Rolling, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
+import { type AnyRedisClient, createOwnClient, type RedisStoreClient, type RedisStoreCluster, type RedisTarget, withSlotRefresh } from './redis-connection.ts';
+import { underLease } from './redis-lease.ts';
+import { RedisLayout, SHARD_COUNT, type ShardKeys } from './redis-layout.ts';
+import { moveUnshardedSessions } from './redis-unsharded.ts';
+import { ALL_SCRIPTS, CREATE, DESTROY, GET_AND_ROLL, INCREMENT, INDEX_PAGE, INSERT, OWNER_PAGE, ownerIndexMember, RELEASE_LEASE, REMOVE_IDS, type Script, WRITE_IF_LIVE } from './redis-scripts.ts';
 
-/**
- * Any node-redis v5 client, as `createClient()` returns it: RESP 2 or 3, any modules, functions or scripts
- * (the store uses none of them). A `typeMapping` is refused, since the store reads replies as strings and numbers.
- */
-export type RedisStoreClient = RedisClientType<any, any, any, RespVersions>;
+export type { AnyRedisClient, RedisStoreClient, RedisStoreCluster, RedisStoreSentinel } from './redis-connection.ts';
 
-/** What `new RedisStore(…)` takes: exactly one of `client` or `url`. */
-export interface RedisStoreOptions {
-  /** A node-redis v5 client the caller owns (and connects): the store uses it and never closes it. */
-  client?: RedisStoreClient;
-  /** A connection URL: the store creates its own client, connects it in `init()` and closes it in `close()`. */
-  url?: string;
-  /** Start of every key the store touches. Default `sessionkeeper:`. */
+/** What `new RedisStore(…)` takes: exactly one of `client`, `url`, `clusterNodes` or `sentinels`. */
+export interface RedisStoreOptions extends RedisTarget {
+  /**
+   * A node-redis v5 client, cluster client or Sentinel client the caller owns (and connects): the store uses
+   * it and never closes it.
+   */
+  client?: AnyRedisClient;
+  /** Start of every key the store touches. Default `sessionkeeper:`. It may not contain `{` or `}`. */
   prefix?: string;
   /**
    * How long after its expiry Redis drops a session by itself. The sweeper normally removes (and logs) it
@@ -39,300 +37,67 @@ export interface RedisStoreOptions {
   location?: string;
 }
 
+/** The commands the store sends, as every kind of node-redis client has them. */
+interface RedisCommands {
+  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  hmGet(key: string, fields: string[]): Promise<(string | null)[]>;
+  zCount(key: string, min: string, max: string): Promise<number>;
+  zRangeWithScores(key: string, min: string, max: string, options: { BY: 'SCORE'; LIMIT: { offset: number; count: number } }): Promise<{ value: string; score: number }[]>;
+  set(key: string, value: string, options: { NX: true; PX: number }): Promise<string | null>;
+  scriptLoad(script: string): Promise<string>;
+  ping(): Promise<string>;
+  isReady: boolean;
+  isOpen: boolean;
+  connect(): Promise<unknown>;
+  close(): Promise<void>;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  once(event: string, listener: (...args: never[]) => void): RedisCommands;
+  off(event: string, listener: (...args: never[]) => void): unknown;
+}
+
 const DEFAULT_PREFIX = 'sessionkeeper:';
 const DEFAULT_EXPIRY_GRACE_MS = 10 * 60_000;
 const CONNECT_TIMEOUT_MS = 2_000;
-const MAX_RECONNECT_DELAY_MS = 2_000;
-const DESTROY_ALL_BATCH = 1_000;
-/** Sessions one END_OWNER script removes: a few ms of Redis's time, then other clients get a turn. */
-const END_OWNER_BATCH = 1_000;
+/** Ids one removal script takes (destroyAll, ending an owner's sessions): a few ms of Redis's time, then other clients get a turn. */
+const REMOVAL_BATCH = 1_000;
+const SESSION_FIELDS = ['c', 'l', 'e', 'd', 'o', 'v'];
 
-interface Script {
-  text: string;
-  sha: string;
+/** One shard's answer to a page or a range: ids with their scores, in the order asked. */
+interface Entry {
+  id: string;
+  score: number;
 }
 
-function script(text: string): Script {
-  return { text, sha: createHash('sha1').update(text).digest('hex') };
-}
-
-/**
- * Lua shared by the scripts below. Keys beside the session hash `<prefix>s:<id>`: the indexes `<prefix>exp`
- * and `<prefix>act`; for owned sessions, the owner's own two indexes `<prefix>o:<digest>:act` and `:exp` (the
- * digest is the SHA-256 of the owner, computed by the store: an owner never becomes part of a key as it is) and
- * the map `<prefix>own` from id to digest and owner, which outlives the hash's native expiry so that the purge
- * always finds the owner's entries.
- */
-const LIB = `
--- An owned session's link (its value in the map <prefix>own) is the owner's digest (64 hex characters)
--- followed by the owner: the digest names the owner's sets, the owner goes into the removal's report.
-local function ownerIndexes(prefix, link)
-  local base = prefix .. 'o:' .. string.sub(link, 1, 64)
-  return base .. ':act', base .. ':exp'
-end
-local function removeSession(prefix, id)
-  local removed = redis.call('DEL', prefix .. 's:' .. id) + redis.call('ZREM', prefix .. 'exp', id) + redis.call('ZREM', prefix .. 'act', id)
-  local link = redis.call('HGET', prefix .. 'own', id)
-  if not link then return removed, false end
-  local act, exp = ownerIndexes(prefix, link)
-  redis.call('ZREM', act, id)
-  redis.call('ZREM', exp, id)
-  redis.call('HDEL', prefix .. 'own', id)
-  return removed, string.sub(link, 65)
-end
--- An owner-index entry whose hash is gone (expired natively, or removed by an older release): out of the
--- owner's sets, and out of the map too once no index names the id (the purge, which needs it, is past).
-local function dropDeadEntry(prefix, act, exp, id)
-  redis.call('ZREM', act, id)
-  redis.call('ZREM', exp, id)
-  if not redis.call('ZSCORE', prefix .. 'exp', id) then redis.call('HDEL', prefix .. 'own', id) end
-end
-local function moveOwnerEntries(prefix, id, lastSeen, expires)
-  local link = redis.call('HGET', prefix .. 'own', id)
-  if not link then return end
-  local act, exp = ownerIndexes(prefix, link)
-  redis.call('ZADD', act, lastSeen, id)
-  redis.call('ZADD', exp, expires, id)
-end
--- The owner's least recently used live sessions beyond most - 1 (not counting id), removed; their ids.
-local function evictOwnerBeyond(prefix, act, exp, most, now, id)
-  local live, evicted = {}, {}
-  for _, other in ipairs(redis.call('ZRANGE', act, 0, -1)) do
-    local e = redis.call('HGET', prefix .. 's:' .. other, 'e')
-    if not e then
-      dropDeadEntry(prefix, act, exp, other)
-    elseif tonumber(e) > now and other ~= id then
-      live[#live + 1] = other
-    end
-  end
-  for i = 1, #live - most + 1 do
-    removeSession(prefix, live[i])
-    evicted[#evicted + 1] = live[i]
-  end
-  return evicted
-end
--- Writes a new session and its index entries (the owner's too, after the cap's evictions); the evicted ids.
--- ARGV as CREATE's and INSERT's (creationArgs in the store).
-local function writeSession(a)
-  local prefix, id, created, lastSeen, expires, data, dropAt = a[1], a[2], a[3], a[4], a[5], a[6], a[7]
-  local owner, digest, device, most, now = a[8], a[9], a[10], tonumber(a[11]), tonumber(a[12])
-  local key = prefix .. 's:' .. id
-  local evicted = {}
-  -- create replaces a session with the same id: its index entries (an owner's, say) go with it.
-  if redis.call('EXISTS', key) == 1 then removeSession(prefix, id) end
-  redis.call('HSET', key, 'c', created, 'l', lastSeen, 'e', expires, 'd', data)
-  if owner ~= '' then
-    local link = digest .. owner
-    local act, exp = ownerIndexes(prefix, link)
-    if most > 0 then evicted = evictOwnerBeyond(prefix, act, exp, most, now, id) end
-    redis.call('HSET', key, 'o', owner)
-    if device ~= '' then redis.call('HSET', key, 'v', device) end
-    redis.call('HSET', prefix .. 'own', id, link)
-    redis.call('ZADD', act, lastSeen, id)
-    redis.call('ZADD', exp, expires, id)
-  end
-  redis.call('PEXPIREAT', key, dropAt)
-  redis.call('ZADD', prefix .. 'exp', expires, id)
-  redis.call('ZADD', prefix .. 'act', lastSeen, id)
-  return evicted
-end
-`;
-
-/** create: the hash, its native expiry and its index entries (the owner's too, after the cap's evictions), in one step. */
-const CREATE = script(`${LIB}
-return writeSession(ARGV)`);
-
-/** insert: create's writes (never the cap's), only when no hash (live, or expired within its grace) holds the id. */
-const INSERT = script(`${LIB}
--- The caller passes maxPerOwner 0: a moved session evicts nothing.
-if redis.call('EXISTS', ARGV[1] .. 's:' .. ARGV[2]) == 1 then return 0 end
-writeSession(ARGV)
-return 1`);
-
-/** destroy: the hash and every index entry; the number of keys and entries removed. */
-const DESTROY = script(`${LIB}
-return (removeSession(ARGV[1], ARGV[2]))`);
-
-/**
- * update: writes only while the session exists and is unexpired, so a destroyed session never comes back.
- * ARGV: prefix, id, now, expires, lastSeen, pexpireat, then the hash fields to set.
- */
-const WRITE_IF_LIVE = script(`${LIB}
-local prefix, id = ARGV[1], ARGV[2]
-local key = prefix .. 's:' .. id
-local f = redis.call('HMGET', key, 'e', 'o')
-if not f[1] or tonumber(f[1]) <= tonumber(ARGV[3]) then return 0 end
-redis.call('HSET', key, unpack(ARGV, 7))
-redis.call('PEXPIREAT', key, ARGV[6])
-redis.call('ZADD', prefix .. 'exp', ARGV[4], id)
-redis.call('ZADD', prefix .. 'act', ARGV[5], id)
-if f[2] then moveOwnerEntries(prefix, id, ARGV[5], ARGV[4]) end
-return 1`);
-
-/**
- * get with a rolling refresh: reads a live session and, when it is due (last rolled ARGV[7] ms ago or more),
- * moves its last-seen time and expiry in the same atomic step (expiryOf in Lua); a session not due is only
- * read, a missing or expired one neither returned nor written.
- * ARGV: prefix, id, now, idleTtlMs, absoluteTtlMs, grace, touchAfterMs.
- */
-const GET_AND_ROLL = script(`${LIB}
-local prefix, id = ARGV[1], ARGV[2]
-local key = prefix .. 's:' .. id
-local f = redis.call('HMGET', key, 'c', 'l', 'e', 'd', 'o', 'v')
-local now = tonumber(ARGV[3])
-if not f[3] or tonumber(f[3]) <= now then return nil end
-if now - tonumber(f[2]) < tonumber(ARGV[7]) then return f end
-local e = now + tonumber(ARGV[4])
-if tonumber(ARGV[5]) > 0 then e = math.min(e, tonumber(f[1]) + tonumber(ARGV[5])) end
-local l, ex = ARGV[3], string.format('%d', e)
-redis.call('HSET', key, 'l', l, 'e', ex)
-redis.call('PEXPIREAT', key, string.format('%d', e + tonumber(ARGV[6])))
-redis.call('ZADD', prefix .. 'exp', ex, id)
-redis.call('ZADD', prefix .. 'act', l, id)
-if f[5] then moveOwnerEntries(prefix, id, l, ex) end
-return {f[1], l, ex, f[4], f[5], f[6]}`);
-
-/**
- * increment: one more hit on a counter record (its count also in field n, so nothing decodes JSON). A missing
- * or lapsed counter restarts at 1 with a fresh window; the hit that reaches the limit holds it longer.
- * ARGV: id, now, windowMs, limit, holdMs, grace.
- */
-const INCREMENT = script(`
-local f = redis.call('HMGET', KEYS[1], 'c', 'e', 'n')
-local now = tonumber(ARGV[2])
-local created, e, count = now, now + tonumber(ARGV[3]), 1
-if f[2] and tonumber(f[2]) > now and f[3] then
-  created, e, count = tonumber(f[1]), tonumber(f[2]), tonumber(f[3]) + 1
-end
-if count == tonumber(ARGV[4]) then e = math.max(e, now + tonumber(ARGV[5])) end
-local ex = string.format('%d', e)
-redis.call('HSET', KEYS[1], 'c', string.format('%d', created), 'l', ARGV[2], 'e', ex, 'n', count, 'd', '{"count":' .. count .. '}')
-redis.call('PEXPIREAT', KEYS[1], string.format('%d', e + tonumber(ARGV[6])))
-redis.call('ZADD', KEYS[2], ex, ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
-return {count, ex}`);
-
-/**
- * purgeExpired and evictBeyond: atomic, so concurrent callers never return the same id. With ARGV[5]
- * (evictBeyond's maxCount), removes only what the range holds beyond that many. Returns id, owner ('' for
- * none), id, owner…
- */
-const REMOVE_BY_EXPIRY = script(`${LIB}
-local prefix, limit = ARGV[1], tonumber(ARGV[4])
-local index = prefix .. 'exp'
-if ARGV[5] then
-  limit = math.min(limit, redis.call('ZCOUNT', index, ARGV[2], ARGV[3]) - tonumber(ARGV[5]))
-  if limit < 1 then return {} end
-end
-local removed = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', index, ARGV[2], ARGV[3], 'LIMIT', 0, limit)) do
-  local _, owner = removeSession(prefix, id)
-  removed[#removed + 1] = id
-  removed[#removed + 1] = owner or ''
-end
-return removed`);
-
-/**
- * endOwnerSessions, one batch: the next ARGV[4] entries (plus the kept ones) of the owner's expiry index that
- * are live by their score (so never an expired session, which the sweeper logs), each removed when its hash
- * is live, dropped when its hash is gone. Returns how many entries it read and dropped, then the ids it
- * removed: a batch that read fewer than it asked for was the last, one that changed nothing cannot go further.
- * ARGV: prefix, owner digest, now, limit, except…
- */
-const END_OWNER = script(`${LIB}
-local prefix, now = ARGV[1], tonumber(ARGV[3])
-local act, exp = ownerIndexes(prefix, ARGV[2])
-local except = {}
-for i = 5, #ARGV do except[ARGV[i]] = true end
-local entries = redis.call('ZRANGEBYSCORE', exp, '(' .. ARGV[3], '+inf', 'LIMIT', 0, tonumber(ARGV[4]) + #ARGV - 4)
-local result, dropped = {#entries, 0}, 0
-for _, id in ipairs(entries) do
-  if not except[id] then
-    local e = redis.call('HGET', prefix .. 's:' .. id, 'e')
-    if not e then
-      dropDeadEntry(prefix, act, exp, id)
-      dropped = dropped + 1
-    elseif tonumber(e) > now then
-      removeSession(prefix, id)
-      result[#result + 1] = id
-    end
-  end
-end
-result[2] = dropped
-return result`);
-
-/**
- * One page of an index, strictly after the cursor (score, id), skipping sessions that are gone or expired.
- * Equal scores are ordered by id in byte order, as Redis orders them; the cursor's place among them is
- * found by binary search over ranks, so a large group of equal scores is never read whole.
- * Returns rows {id, score, c, l, e, d, o, v}.
- */
-const LIST_PAGE = script(`
-local function less(a, b)
-  for i = 1, math.min(#a, #b) do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then return x < y end
-  end
-  return #a < #b
-end
-local function rankPast(key, score, id, orEqual)
-  local lo = redis.call('ZCOUNT', key, '-inf', '(' .. score)
-  local hi = lo + redis.call('ZCOUNT', key, score, score)
-  while lo < hi do
-    local mid = math.floor((lo + hi) / 2)
-    local member = redis.call('ZRANGE', key, mid, mid)[1]
-    if less(member, id) or (orEqual and member == id) then lo = mid + 1 else hi = mid end
-  end
-  return lo
-end
-local key, prefix, now, want, desc = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == 'desc'
-local pos
-if desc then pos = redis.call('ZCARD', key) - 1 else pos = redis.call('ZCOUNT', key, '-inf', ARGV[2]) end
-if ARGV[5] then
-  local rank = rankPast(key, ARGV[5], ARGV[6], not desc)
-  if desc then pos = math.min(pos, rank - 1) else pos = math.max(pos, rank) end
-end
-local rows = {}
-while #rows < want and pos >= 0 do
-  local lo, hi = pos, pos + want - 1
-  if desc then lo, hi = math.max(0, pos - want + 1), pos end
-  local batch = redis.call('ZRANGE', key, lo, hi, 'WITHSCORES')
-  if #batch == 0 then break end
-  local first, last, step = 1, #batch - 1, 2
-  if desc then first, last, step = #batch - 1, 1, -2 end
-  for i = first, last, step do
-    if #rows == want then break end
-    local f = redis.call('HMGET', prefix .. batch[i], 'c', 'l', 'e', 'd', 'o', 'v')
-    if f[3] and tonumber(f[3]) > now then rows[#rows + 1] = {batch[i], batch[i + 1], f[1], f[2], f[3], f[4], f[5], f[6]} end
-  end
-  if desc then pos = lo - 1 else pos = hi + 1 end
-end
-return rows`);
-
-/** Sessions in Redis, shared by every process that uses the same Redis and prefix. Its methods keep the SessionStore contract. */
+/** Sessions in Redis, shared by every process that uses the same Redis (or cluster) and prefix. Its methods keep the SessionStore contract. */
 export class RedisStore implements SessionStore {
   readonly kind = 'redis';
   readonly location: string;
-  private readonly client: RedisStoreClient;
+  private readonly client: AnyRedisClient;
+  private readonly redis: RedisCommands;
   private readonly ownsClient: boolean;
-  private readonly prefix: string;
-  private readonly sessionPrefix: string;
-  private readonly expiryIndex: string;
-  private readonly activityIndex: string;
+  private readonly layout: RedisLayout;
   private readonly expiryGraceMs: number;
+  /** The shard the next purge serves first: shards take turns when more has expired than one batch takes. */
+  private purgeShard = 0;
+  private closed = false;
 
   constructor(options: RedisStoreOptions) {
-    if (!options.client === !options.url) {
-      throw new Error('RedisStore: pass exactly one of client (yours to close) or url (the store opens and closes its client)');
+    const targets = [options.client, options.url, options.clusterNodes?.length, options.sentinels?.length].filter(Boolean).length;
+    if (targets !== 1) {
+      throw new Error('RedisStore: pass exactly one of client (yours to close), url, clusterNodes or sentinels (the store opens and closes its client)');
     }
+    if (options.sentinels?.length && !options.sentinelName) throw new Error('RedisStore: sentinels need sentinelName, the name of the primary they watch');
     this.ownsClient = !options.client;
-    this.client = options.client ?? this.createOwnClient(options.url!, options.onBackgroundError ?? (() => {}));
-    this.location = options.url ? redactUrl(options.url) : options.location ?? 'redis (shared client)';
-    const prefix = options.prefix ?? DEFAULT_PREFIX;
-    this.prefix = prefix;
-    this.sessionPrefix = `${prefix}s:`;
-    this.expiryIndex = `${prefix}exp`;
-    this.activityIndex = `${prefix}act`;
+    if (options.client) {
+      this.client = isCluster(options.client) ? withSlotRefresh(options.client as RedisStoreCluster) : options.client;
+      this.location = options.location ?? 'redis (shared client)';
+    } else {
+      ({ client: this.client, location: this.location } = createOwnClient(options, options.onBackgroundError ?? (() => {})));
+    }
+    // Every kind of client has these commands with these signatures; their declared types differ only in generics.
+    this.redis = this.client as unknown as RedisCommands;
+    this.layout = new RedisLayout(options.prefix ?? DEFAULT_PREFIX);
     this.expiryGraceMs = options.expiryGraceMs ?? DEFAULT_EXPIRY_GRACE_MS;
   }
 
@@ -341,100 +106,223 @@ export class RedisStore implements SessionStore {
    * of waiting for Redis; the client keeps reconnecting in the background, and calls made meanwhile reject at once.
    */
   async init(): Promise<void> {
-    if (this.ownsClient && !this.client.isReady) await this.connectOrFail();
-    await Promise.all([CREATE, INSERT, DESTROY, WRITE_IF_LIVE, GET_AND_ROLL, REMOVE_BY_EXPIRY, END_OWNER, LIST_PAGE, INCREMENT].map((s) => this.client.scriptLoad(s.text)));
+    if (this.ownsClient && !this.redis.isReady) await this.connectOrFail();
+    // A cluster client would load them on one node only; there, each node caches a script at its first EVAL.
+    if (isCluster(this.client)) return;
+    await Promise.all(ALL_SCRIPTS.map((s) => this.redis.scriptLoad(s.text)));
+    await moveUnshardedSessions(this.redis as unknown as RedisStoreClient, this.layout, (id, record) => this.insert(id, record));
   }
 
   async get(id: string, now: number, roll?: Rolling): Promise<SessionRecord | undefined> {
+    const shard = this.layout.shardFor(id);
     const [c, l, e, d, o, v] = roll
-      ? ((await this.run(GET_AND_ROLL, [], [
-          this.prefix, id, String(now), String(roll.idleTtlMs), String(roll.absoluteTtlMs), String(this.expiryGraceMs), String(roll.touchAfterMs ?? 0),
+      ? ((await this.run(GET_AND_ROLL, shard.scriptKeys([id]), [
+          id, String(now), String(roll.idleTtlMs), String(roll.absoluteTtlMs), String(this.expiryGraceMs), String(roll.touchAfterMs ?? 0),
         ])) as (string | null)[] | null) ?? []
-      : await this.client.hmGet(this.sessionKey(id), ['c', 'l', 'e', 'd', 'o', 'v']);
+      : await this.redis.hmGet(shard.session(id), SESSION_FIELDS);
     if (!c || !l || !e || !d || Number(e) <= now) return undefined;
     return withIdentity({ data: JSON.parse(d), createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e) }, o, v);
   }
 
+  /**
+   * With an owner and a cap, the creation and the cap's evictions take turns on the owner's lease: the
+   * owner's sessions may sit in any shard, so counting them is several steps, which two sign-ins of one
+   * owner must not interleave.
+   */
   async create(id: string, record: SessionRecord, maxPerOwner = 0): Promise<RemovedSession[]> {
-    const evicted = (await this.run(CREATE, [], this.creationArgs(id, record, maxPerOwner))) as string[];
-    return evicted.map((evictedId) => ({ id: evictedId, owner: record.owner }));
+    const write = async () => {
+      await this.run(CREATE, this.layout.shardFor(id).scriptKeys([id]), this.creationArgs(id, record));
+    };
+    const { owner } = record;
+    if (owner === undefined || maxPerOwner < 1) {
+      await write();
+      return [];
+    }
+    const digest = ownerDigest(owner);
+    return this.underLease(this.layout.ownerLease(digest), async () => {
+      await write();
+      return this.evictOwnerBeyond(digest, maxPerOwner, record.lastSeenAt, id);
+    });
   }
 
   /** As durable as Redis is configured to be (`appendonly`, `save`): the README's "Switching backends" says so. */
   async insert(id: string, record: SessionRecord): Promise<boolean> {
-    return (await this.run(INSERT, [], this.creationArgs(id, record, 0))) === 1;
+    return (await this.run(INSERT, this.layout.shardFor(id).scriptKeys([id]), this.creationArgs(id, record))) === 1;
   }
 
   /** The owner and device stay as created: only the data and times are written. */
   async update(id: string, record: SessionRecord, now: number): Promise<boolean> {
     const { createdAt, lastSeenAt, expiresAt } = record;
     const args = [
-      this.prefix, id, String(now), String(expiresAt), String(lastSeenAt), String(expiresAt + this.expiryGraceMs),
+      id, String(now), String(expiresAt), String(lastSeenAt), String(expiresAt + this.expiryGraceMs),
       'c', String(createdAt), 'l', String(lastSeenAt), 'e', String(expiresAt), 'd', dataJsonOf(record),
     ];
-    return (await this.run(WRITE_IF_LIVE, [], args)) === 1;
+    return (await this.run(WRITE_IF_LIVE, this.layout.shardFor(id).scriptKeys([id]), args)) === 1;
   }
 
   async destroy(id: string): Promise<boolean> {
-    return Number(await this.run(DESTROY, [], [this.prefix, id])) > 0;
+    return Number(await this.run(DESTROY, this.layout.shardFor(id).scriptKeys([id]), [id])) > 0;
   }
 
-  /** One script call per page: limit + 1 rows, the extra one saying whether a next page exists. */
+  /**
+   * The page's ids merged from every shard (see firstOfShards), then its sessions read by id. The cursor is
+   * the last (score, id) of the page, a position in the one order all shards share, so it stays valid
+   * whatever the shards hold meanwhile. A session removed between the two steps is left out of its page.
+   */
   async list({ limit, cursor, sort, now, owner }: ListOptions): Promise<SessionPage> {
     const position = cursor === undefined ? undefined : decodeCursor(cursor);
-    const after = position ? [String(position.score), position.id] : [];
-    const index = owner === undefined ? (sort === 'expiry' ? this.expiryIndex : this.activityIndex) : this.ownerIndex(owner, sort);
-    const order = sort === 'expiry' ? 'asc' : 'desc';
-    const rows = (await this.run(LIST_PAGE, [index], [this.sessionPrefix, String(now), String(limit + 1), order, ...after])) as (string | null)[][];
-    const page = rows.slice(0, limit);
+    const descending = sort !== 'expiry';
+    const order = descending ? 'desc' : 'asc';
+    const digest = owner === undefined ? '' : ownerDigest(owner);
+    const readShard = async (shard: ShardKeys, after: Entry | undefined, want: number) => {
+      if (owner === undefined) {
+        const index = descending ? shard.activity : shard.expiry;
+        const from = after ? [String(after.score), after.id] : [];
+        return entriesOf((await this.run(INDEX_PAGE, [index, shard.expiry], [String(now), String(want), order, ...from])) as string[]);
+      }
+      const index = descending ? shard.ownerActivity : shard.ownerExpiry;
+      const from = after ? [ownerIndexMember(digest, after.score, after.id)] : [];
+      return entriesOf((await this.run(OWNER_PAGE, [index, shard.expiry], [digest, String(now), String(want), order, ...from])) as string[]);
+    };
+    const merged = await this.firstOfShards(limit + 1, position, descending ? (a, b) => compareEntries(b, a) : compareEntries, readShard);
+    const page = merged.slice(0, limit);
     const last = page.at(-1);
-    const nextCursor = rows.length > limit && last ? encodeCursor({ score: Number(last[1]), id: last[0]! }) : null;
-    return { sessions: page.map(toSummary), nextCursor };
+    const nextCursor = merged.length > limit && last ? encodeCursor(last) : null;
+    const sessions = await Promise.all(page.map(async ({ id }) => [id, await this.redis.hmGet(this.layout.shardFor(id).session(id), SESSION_FIELDS)] as const));
+    return { sessions: sessions.filter(([, [, , e]]) => e && Number(e) > now).map(([id, fields]) => toSummary(id, fields)), nextCursor };
+  }
+
+  /**
+   * The first `want` entries after `position`, in `order`, of all shards together. Each shard is first asked
+   * for a small share (twice its part of an even spread), then only the shards whose share ended before the
+   * `want`-th entry of the merge are asked for more, from where they stopped: a page reads a few entries per
+   * shard instead of `want` from each of the 48.
+   */
+  private async firstOfShards(
+    want: number,
+    position: Entry | undefined,
+    order: (a: Entry, b: Entry) => number,
+    readShard: (shard: ShardKeys, after: Entry | undefined, want: number) => Promise<Entry[]>,
+  ): Promise<Entry[]> {
+    const share = Math.ceil((2 * want) / SHARD_COUNT) + 1;
+    const read = await Promise.all(this.layout.shards.map(async (shard) => ({ shard, entries: await readShard(shard, position, share), more: true })));
+    for (const shard of read) shard.more = shard.entries.length === share;
+    for (;;) {
+      const merged = read.flatMap(({ entries }) => entries).sort(order);
+      const boundary = merged.length >= want ? merged[want - 1] : undefined;
+      // A shard with more to give matters only while its last entry read comes before the boundary.
+      const pending = read.filter(({ more, entries }) => more && (boundary === undefined || order(entries.at(-1)!, boundary) < 0));
+      if (pending.length === 0) return merged.slice(0, want);
+      await Promise.all(
+        pending.map(async (shard) => {
+          const next = await readShard(shard.shard, shard.entries.at(-1), want);
+          shard.entries.push(...next);
+          shard.more = next.length === want;
+        }),
+      );
+    }
   }
 
   async count(now: number): Promise<number> {
-    return this.client.zCount(this.expiryIndex, `(${now}`, '+inf');
-  }
-
-  async purgeExpired(now: number, batchSize: number): Promise<RemovedSession[]> {
-    return this.removeByExpiry('-inf', String(now), batchSize);
-  }
-
-  /** The contract passes no `now`, so live means unexpired by this process's clock, the one callers take `now` from. */
-  async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<RemovedSession[]> {
-    return this.removeByExpiry(`(${now}`, '+inf', batchSize, maxCount);
+    const counts = await Promise.all(this.layout.shards.map((shard) => this.redis.zCount(shard.expiry, `(${now}`, '+inf')));
+    return counts.reduce((sum, n) => sum + n, 0);
   }
 
   /**
-   * In batches of END_OWNER_BATCH, each one script: Redis serves other clients between them. Each batch reads
-   * past what the one before removed or dropped; the kept sessions are read again each time.
+   * Counts every shard's expired sessions at once, shares `batchSize` evenly among the shards that have some
+   * (what a share leaves unused goes to the others, starting one shard further each call), then reads and
+   * removes each share: three round trips whatever the number of shards. A short batch means nothing expired
+   * is left, unless another process purged some of the same ids first.
+   */
+  async purgeExpired(now: number, batchSize: number): Promise<RemovedSession[]> {
+    if (batchSize < 1) return [];
+    const expired = await Promise.all(this.layout.shards.map((shard) => this.redis.zCount(shard.expiry, '-inf', String(now))));
+    // Even shares first, so one call works on every primary of a cluster at once; then what is left, in turn.
+    const shares = new Map<ShardKeys, number>();
+    for (let left = batchSize, round = 0; left > 0 && round < 2; round++) {
+      const takers = expired.filter((count, shard) => count > (shares.get(this.layout.shards[shard]!) ?? 0)).length;
+      if (takers === 0) break;
+      const even = Math.ceil(left / takers);
+      for (let i = 0; i < SHARD_COUNT && left > 0; i++) {
+        const shard = (this.purgeShard + i) % SHARD_COUNT;
+        const keys = this.layout.shards[shard]!;
+        const taken = shares.get(keys) ?? 0;
+        const more = Math.min(expired[shard]! - taken, round === 0 ? even : left, left);
+        if (more > 0) shares.set(keys, taken + more);
+        left -= Math.max(more, 0);
+      }
+    }
+    this.purgeShard = (this.purgeShard + 1) % SHARD_COUNT;
+    const removed = await Promise.all(
+      [...shares].map(async ([shard, share]) => {
+        const ids = await this.redis.zRangeWithScores(shard.expiry, '-inf', String(now), { BY: 'SCORE', LIMIT: { offset: 0, count: share } });
+        return ids.length === 0 ? [] : this.removeIds(shard, 'expired', now, ids.map(({ value }) => value));
+      }),
+    );
+    return removed.flat();
+  }
+
+  /**
+   * The contract passes no `now`, so live means unexpired by this process's clock, the one callers take `now`
+   * from. Counting spans the shards, so evictors take turns on a lease: two never both remove one excess.
+   */
+  async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<RemovedSession[]> {
+    if (batchSize < 1) return [];
+    return this.underLease(this.layout.evictionLease(), async () => {
+      const excess = Math.min((await this.count(now)) - maxCount, batchSize);
+      if (excess < 1) return [];
+      const nearest = await Promise.all(
+        this.layout.shards.map(async (shard) =>
+          (await this.redis.zRangeWithScores(shard.expiry, `(${now}`, '+inf', { BY: 'SCORE', LIMIT: { offset: 0, count: excess } })).map(({ value, score }) => ({ id: value, score, shard })),
+        ),
+      );
+      const victims = nearest.flat().sort(compareEntries).slice(0, excess);
+      const removed = await this.removeGrouped(victims, 'live', now);
+      // In the order of expiry, as one store's evictions have always come.
+      const rank = new Map(victims.map(({ id }, i) => [id, i]));
+      return removed.sort((a, b) => rank.get(a.id)! - rank.get(b.id)!);
+    });
+  }
+
+  /**
+   * Each shard's part of the owner's expiry index, in batches of REMOVAL_BATCH ids each removed by one
+   * script; the kept sessions are read again each time. Shards are ended one after another.
    */
   async endOwnerSessions(owner: string, now: number, except: readonly string[]): Promise<string[]> {
+    const digest = ownerDigest(owner);
+    const kept = new Set(except);
     const ended: string[] = [];
-    for (;;) {
-      const args = [this.prefix, ownerDigest(owner), String(now), String(END_OWNER_BATCH), ...except];
-      const [read, dropped, ...batch] = (await this.run(END_OWNER, [], args)) as [number, number, ...string[]];
-      ended.push(...batch);
-      if (Number(read) < END_OWNER_BATCH + except.length || batch.length + Number(dropped) === 0) return ended;
+    for (const shard of this.layout.shards) {
+      for (;;) {
+        const read = entriesOf((await this.run(OWNER_PAGE, [shard.ownerExpiry, shard.expiry], [digest, String(now), String(REMOVAL_BATCH + kept.size), 'asc'])) as string[]);
+        const ids = read.map(({ id }) => id).filter((id) => !kept.has(id));
+        if (ids.length > 0) ended.push(...(await this.removeIds(shard, 'live', now, ids)).map(({ id }) => id));
+        if (read.length < REMOVAL_BATCH + kept.size || ids.length === 0) break;
+      }
     }
+    return ended;
   }
 
   /**
-   * Removes every indexed session in atomic batches (the purge script over the whole expiry range), so a
-   * session created meanwhile is either removed whole or kept whole — never left without its index entries.
-   * The index outlives each hash's native expiry, so it names every session there is.
+   * Removes every indexed session, shard by shard, in atomic batches, so a session created meanwhile is
+   * either removed whole or kept whole — never left without its index entries. The index outlives each
+   * hash's native expiry, so it names every session there is.
    */
   async destroyAll(): Promise<number> {
     let removed = 0;
-    for (;;) {
-      const batch = await this.removeByExpiry('-inf', '+inf', DESTROY_ALL_BATCH);
-      removed += batch.length;
-      if (batch.length < DESTROY_ALL_BATCH) return removed;
+    for (const shard of this.layout.shards) {
+      for (;;) {
+        const ids = await this.redis.zRangeWithScores(shard.expiry, '-inf', '+inf', { BY: 'SCORE', LIMIT: { offset: 0, count: REMOVAL_BATCH } });
+        if (ids.length === 0) break;
+        removed += (await this.removeIds(shard, 'any', 0, ids.map(({ value }) => value))).length;
+      }
     }
+    return removed;
   }
 
   async increment(id: string, now: number, rule: CounterRule): Promise<CounterState> {
-    const [count, expiresAt] = (await this.run(INCREMENT, [this.sessionKey(id), this.expiryIndex, this.activityIndex], [
+    const shard = this.layout.shardFor(id);
+    const [count, expiresAt] = (await this.run(INCREMENT, [shard.expiry, shard.activity, shard.session(id)], [
       id, String(now), String(rule.windowMs), String(rule.limit), String(rule.holdMs), String(this.expiryGraceMs),
     ])) as [number, string];
     return { count: Number(count), expiresAt: Number(expiresAt) };
@@ -443,95 +331,133 @@ export class RedisStore implements SessionStore {
   /** Keys under `<prefix><name>:`, on the same client. */
   withNamespace(name: string): RedisStore {
     assertNamespaceName(name);
-    return new RedisStore({ client: this.client, prefix: `${this.prefix}${name}:`, expiryGraceMs: this.expiryGraceMs, location: this.location });
+    return new RedisStore({ client: this.client, prefix: `${this.layout.prefix}${name}:`, expiryGraceMs: this.expiryGraceMs, location: this.location });
   }
 
-  /** The event log beside these sessions: a stream at `<prefix>_events` and tally hashes at `<prefix>_events:<minute>`. */
+  /** The event log beside these sessions: a stream at `<prefix>_events` and per-minute tally hashes (redis-layout.ts). */
   openEventLog(retentionMs: number): RedisEventLog {
-    return new RedisEventLog({ client: this.client, key: `${this.prefix}_events`, tallyPrefix: `${this.prefix}_events:`, retentionMs });
+    return new RedisEventLog({ client: this.client as RedisStoreClient, key: this.layout.eventStream(), tallyPrefix: this.layout.eventTallyPrefix(), retentionMs });
   }
 
   async ping(): Promise<void> {
-    await this.client.ping();
+    await this.redis.ping();
   }
 
+  /** Once: a cluster client closed a second time reopens connections that then keep the process alive. */
   async close(): Promise<void> {
-    if (this.ownsClient && this.client.isOpen) await this.client.close();
+    if (!this.ownsClient || this.closed) return;
+    this.closed = true;
+    if (this.redis.isOpen) await this.redis.close();
   }
 
-  /** Fails fast while disconnected (no offline queue) and reconnects forever with capped backoff. */
-  private createOwnClient(url: string, onBackgroundError: (err: Error) => void): RedisStoreClient {
-    const client = createClient({
-      url,
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: CONNECT_TIMEOUT_MS,
-        reconnectStrategy: (retries: number) => Math.min((retries + 1) * 100, MAX_RECONNECT_DELAY_MS),
-      },
-    });
-    // Without a listener, node-redis's 'error' events would crash the process.
-    client.on('error', onBackgroundError);
-    return client;
-  }
-
-  /** Resolves when the client is ready, rejects with the first connection error; reconnecting goes on either way. */
+  /**
+   * Resolves when the client is ready, rejects with the first connection error (a cluster or Sentinel client:
+   * when its connect() fails); reconnecting goes on either way.
+   */
   private connectOrFail(): Promise<void> {
+    if (isCluster(this.client) || isSentinel(this.client)) {
+      return withTimeout(this.redis.connect(), 2 * CONNECT_TIMEOUT_MS, `Redis (${this.location}) did not answer within ${2 * CONNECT_TIMEOUT_MS} ms`);
+    }
     return new Promise((resolve, reject) => {
       const onReady = () => {
-        this.client.off('error', onError);
+        this.redis.off('error', onError);
         resolve();
       };
       const onError = (err: Error) => {
-        this.client.off('ready', onReady);
+        this.redis.off('ready', onReady);
         reject(err);
       };
-      this.client.once('ready', onReady).once('error', onError);
+      this.redis.once('ready', onReady).once('error', onError);
       // Its outcome arrives through the events above; connect() itself only settles once Redis answers.
-      if (!this.client.isOpen) this.client.connect().catch(() => {});
+      if (!this.redis.isOpen) this.redis.connect().catch(() => {});
     });
   }
 
-  /** ARGV of CREATE and INSERT (see writeSession in LIB); the record's lastSeenAt is the cap's `now`. */
-  private creationArgs(id: string, record: SessionRecord, maxPerOwner: number): string[] {
+  /** ARGV of CREATE and INSERT (see writeSession in redis-scripts.ts). */
+  private creationArgs(id: string, record: SessionRecord): string[] {
     const { createdAt, lastSeenAt, expiresAt, owner, device } = record;
     return [
-      this.prefix, id, String(createdAt), String(lastSeenAt), String(expiresAt), dataJsonOf(record), String(expiresAt + this.expiryGraceMs),
-      owner ?? '', owner === undefined ? '' : ownerDigest(owner), device ? JSON.stringify(device) : '', String(maxPerOwner), String(lastSeenAt),
+      id, String(createdAt), String(lastSeenAt), String(expiresAt), dataJsonOf(record), String(expiresAt + this.expiryGraceMs),
+      owner ?? '', owner === undefined ? '' : ownerDigest(owner), device ? JSON.stringify(device) : '',
     ];
   }
 
-  private async removeByExpiry(min: string, max: string, limit: number, keepCount?: number): Promise<RemovedSession[]> {
-    // LIMIT with a negative count would mean "all".
-    if (limit < 1) return [];
-    const args = [this.prefix, min, max, String(limit), ...(keepCount === undefined ? [] : [String(keepCount)])];
-    const pairs = (await this.run(REMOVE_BY_EXPIRY, [], args)) as string[];
+  /**
+   * The owner's least recently used live sessions beyond most - 1 (not counting `id`, just created), removed;
+   * run under the owner's lease. An expired session neither counts nor is evicted: the sweeper logs it.
+   */
+  private async evictOwnerBeyond(digest: string, most: number, now: number, id: string): Promise<RemovedSession[]> {
+    const pages = await Promise.all(
+      this.layout.shards.map(async (shard) => {
+        const entries = entriesOf((await this.run(OWNER_PAGE, [shard.ownerActivity, shard.expiry], [digest, String(now), String(2 ** 31 - 1), 'asc'])) as string[]);
+        return entries.filter((entry) => entry.id !== id).map((entry) => ({ ...entry, shard }));
+      }),
+    );
+    const others = pages.flat().sort(compareEntries);
+    return this.removeGrouped(others.slice(0, Math.max(0, others.length - most + 1)), 'live', now);
+  }
+
+  /** removeIds, shard by shard, for ids of several shards. */
+  private async removeGrouped(entries: readonly { id: string; shard: ShardKeys }[], mode: 'live' | 'expired', now: number): Promise<RemovedSession[]> {
+    const byShard = new Map<ShardKeys, string[]>();
+    for (const { id, shard } of entries) byShard.set(shard, [...(byShard.get(shard) ?? []), id]);
+    const removed = await Promise.all([...byShard].map(([shard, ids]) => this.removeIds(shard, mode, now, ids)));
+    return removed.flat();
+  }
+
+  /** REMOVE_IDS in one shard: the ids whose expiry is, by `mode`, before `now` or after it (or any), each returned once. */
+  private async removeIds(shard: ShardKeys, mode: 'live' | 'expired' | 'any', now: number, ids: readonly string[]): Promise<RemovedSession[]> {
+    const pairs = (await this.run(REMOVE_IDS, shard.scriptKeys(ids), [mode, String(now), ...ids])) as string[];
     const removed: RemovedSession[] = [];
     for (let i = 0; i < pairs.length; i += 2) removed.push(pairs[i + 1] ? { id: pairs[i]!, owner: pairs[i + 1] } : { id: pairs[i]! });
     return removed;
   }
 
-  /** The owner's own index by activity or by expiry (see LIB). */
-  private ownerIndex(owner: string, sort: ListSort): string {
-    return `${this.prefix}o:${ownerDigest(owner)}:${sort === 'expiry' ? 'exp' : 'act'}`;
+  private underLease<T>(key: string, step: () => Promise<T>): Promise<T> {
+    return underLease({ set: (k, value, options) => this.redis.set(k, value, options), release: (k, token) => this.run(RELEASE_LEASE, [k], [token]) }, key, step);
   }
 
-  /** EVALSHA, falling back to EVAL (which caches the script again) after a Redis restart or SCRIPT FLUSH. */
+  /** EVALSHA, falling back to EVAL (which caches the script again) after a Redis restart, a failover or SCRIPT FLUSH. */
   private async run(lua: Script, keys: string[], args: string[]): Promise<unknown> {
     try {
-      return await this.client.evalSha(lua.sha, { keys, arguments: args });
+      return await this.redis.evalSha(lua.sha, { keys, arguments: args });
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return this.client.eval(lua.text, { keys, arguments: args });
+      return this.redis.eval(lua.text, { keys, arguments: args });
     }
-  }
-
-  private sessionKey(id: string): string {
-    return `${this.sessionPrefix}${id}`;
   }
 }
 
-function toSummary([id, , c, l, e, d, o, v]: (string | null)[]): SessionSummary {
-  return summaryOf(id!, withIdentity({ data: JSON.parse(d!), createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e) }, o, v));
+/** id, score, id, score… as a shard script returns them. */
+function entriesOf(flat: readonly string[]): Entry[] {
+  const entries: Entry[] = [];
+  for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i]!, score: Number(flat[i + 1]) });
+  return entries;
+}
+
+/** The order every index keeps: by score, equal scores by id in byte order (ids are ASCII). */
+function compareEntries(a: Entry, b: Entry): number {
+  return a.score - b.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+function isCluster(client: AnyRedisClient): boolean {
+  return 'getSlotMaster' in client;
+}
+
+function isSentinel(client: AnyRedisClient): boolean {
+  return 'getMasterNode' in client;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}
+
+function toSummary(id: string, [c, l, e, d, o, v]: (string | null)[]): SessionSummary {
+  return summaryOf(id, withIdentity({ data: JSON.parse(d!), createdAt: Number(c), lastSeenAt: Number(l), expiresAt: Number(e) }, o, v));
 }
 
 /** A record with the owner (field o) and device (field v, JSON) of its hash, when it has them. */
@@ -540,4 +466,3 @@ function withIdentity(record: SessionRecord, owner: string | null | undefined, d
   if (device) record.device = JSON.parse(device) as DeviceFacts;
   return record;
 }
-

@@ -41,14 +41,14 @@ async function withLog(retentionMs: number, run: (log: EventLog, prefix: string,
   }
 }
 
-test('keys live under the store prefix only (a stream and a hash per minute), and removing the prefix removes them', async () => {
+test('keys live under the store prefix only (a stream and a hash per minute, in the stream\'s cluster slot), and removing the prefix removes them', async () => {
   await withLog(TALLY_KEEP_MS, async (log, prefix, _store, namespace) => {
     const now = Date.now();
     const events = [event(now - 3 * MINUTE_MS), event(now)];
     await log.append(events);
     // The prefix is unique to this test: any key naming it elsewhere would be a key outside it.
     const unique = prefix.split(':')[1]!;
-    const expected = [`${prefix}_events`, ...events.map(({ at }) => `${prefix}_events:${minuteOf(at)}`)].sort();
+    const expected = [`${prefix}_events`, ...events.map(({ at }) => `${prefix}_events:{${prefix}_events}:${minuteOf(at)}`)].sort();
     assert.deepEqual(await keysMatching(`*${unique}*`), expected);
     const entries = await admin.xRange(`${prefix}_events`, '-', '+');
     assert.deepEqual(entries.map(({ message }) => ({ ...message })), events.map((entry) => ({ j: JSON.stringify(entry) })), 'one field, the JSON');
@@ -64,7 +64,7 @@ test('a tally hash expires a minute after its minute plus the longer of the rete
       await log.append([event(at)]);
       const minute = Math.floor(at / MINUTE_MS);
       const expected = (minute + 1) * MINUTE_MS + Math.max(retentionMs, TALLY_KEEP_MS) + MINUTE_MS;
-      assert.equal(await admin.pExpireTime(`${prefix}_events:${minute}`), expected, `retention ${retentionMs} ms`);
+      assert.equal(await admin.pExpireTime(`${prefix}_events:{${prefix}_events}:${minute}`), expected, `retention ${retentionMs} ms`);
     });
   }
 });

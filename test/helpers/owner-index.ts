@@ -9,6 +9,7 @@ import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createClient } from 'redis';
+import { RedisLayout } from '../../middleware/stores/redis-layout.ts';
 import { ownerDigest } from '../../middleware/store.ts';
 import { TEST_DATABASE_URL, TEST_REDIS_URL, type StoreNamespace } from './store-fixtures.ts';
 
@@ -33,9 +34,15 @@ async function entriesOf(namespace: StoreNamespace, owner: string, digest: strin
       const client = createClient({ url: TEST_REDIS_URL });
       await client.connect();
       try {
-        const base = `${redisPrefix}o:${digest}`;
-        const [byActivity, byExpiry, links] = await Promise.all([client.zRange(`${base}:act`, 0, -1), client.zRange(`${base}:exp`, 0, -1), client.hGetAll(`${redisPrefix}own`)]);
-        return [...byActivity, ...byExpiry, ...Object.keys(links).filter((id) => links[id]!.startsWith(digest))];
+        // Each shard's owner indexes (members <digest>:<score>:<id>) and owner map (id → digest and owner).
+        const perShard = await Promise.all(new RedisLayout(redisPrefix!).shards.map(async (shard) => {
+          const range = [`[${digest}:`, `(${digest};`] as const;
+          const opts = { BY: 'LEX' } as const;
+          const [byActivity, byExpiry, links] = await Promise.all([client.zRange(shard.ownerActivity, ...range, opts), client.zRange(shard.ownerExpiry, ...range, opts), client.hGetAll(shard.owners)]);
+          const idOf = (member: string) => member.slice(member.indexOf(':', 65) + 1);
+          return [...byActivity.map(idOf), ...byExpiry.map(idOf), ...Object.keys(links).filter((id) => links[id]!.startsWith(digest))];
+        }));
+        return perShard.flat();
       } finally {
         await client.close();
       }

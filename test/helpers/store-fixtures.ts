@@ -110,3 +110,41 @@ export async function withFileStore(run: (store: FileStore, dir: string) => Prom
     await namespace.remove();
   }
 }
+
+/** A Redis Cluster's seed nodes, or Sentinels and the name of their primary, as the settings take them. */
+export type RedisTopology = { clusterNodes: string } | { sentinels: string; sentinelName: string };
+
+/**
+ * A fresh prefix on a private Redis Cluster or Sentinel-watched primary (private-cluster.ts,
+ * private-sentinel.ts). Its keys go with the private servers, which the test stops: `remove` has nothing to do.
+ */
+export function createTopologyNamespace(topology: RedisTopology): StoreNamespace {
+  const prefix = `sktest:${randomBytes(6).toString('hex')}:`;
+  const env: Record<string, string> =
+    'clusterNodes' in topology
+      ? { SESSION_STORE: 'redis', REDIS_CLUSTER_NODES: topology.clusterNodes, SESSION_REDIS_PREFIX: prefix }
+      : { SESSION_STORE: 'redis', REDIS_SENTINELS: topology.sentinels, REDIS_SENTINEL_NAME: topology.sentinelName, SESSION_REDIS_PREFIX: prefix };
+  const open = () =>
+    'clusterNodes' in topology
+      ? new RedisStore({ clusterNodes: topology.clusterNodes.split(','), prefix })
+      : new RedisStore({ sentinels: topology.sentinels.split(','), sentinelName: topology.sentinelName, prefix });
+  return { kind: 'redis', open, remove: async () => undefined, env, settings: optionsFromEnv(env) };
+}
+
+/** The conformance suite's fixture on a private cluster or Sentinel setup: a store, its peers, all closed at the end. */
+export function topologyFixture(topology: RedisTopology): () => Promise<{ store: SessionStore; openPeer(): Promise<SessionStore>; cleanup(): Promise<void> }> {
+  return async () => {
+    const namespace = createTopologyNamespace(topology);
+    const stores = [namespace.open()];
+    return {
+      store: stores[0]!,
+      async openPeer() {
+        stores.push(namespace.open());
+        return stores.at(-1)!;
+      },
+      async cleanup() {
+        await Promise.all(stores.map((store) => store.close()));
+      },
+    };
+  };
+}

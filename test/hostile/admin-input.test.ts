@@ -133,9 +133,12 @@ for (const kind of STORE_KINDS) {
         await client.close();
         // The dashboard's sign-ins and failure counters live in their own namespace, of the same shapes.
         // The shared event log sits beside them: a stream and per-minute tallies.
-        for (const key of keys) assert.match(key.slice(redisPrefix().length), /^(admin:)?(s:[A-Za-z0-9_-]{43}|exp|act)$|^_events(:\d+)?$/, 'only the store\'s own keys');
-        const sessionKeys = keys.filter((key) => !key.startsWith(`${redisPrefix()}admin:`) && !key.startsWith(`${redisPrefix()}_events`));
-        assert.equal(sessionKeys.length, SEEDED + 2, 'one hash per session and the two indexes');
+        // Each shard's keys carry its hash tag {<shard>.<n>}; the tallies carry the stream's name as theirs.
+        const events = `_events(:\\{${escapeRegExp(redisPrefix())}_events\\}:\\d+)?`;
+        const ownKey = new RegExp(`^(admin:)?\\{\\d+\\.\\d+\\}(s:[A-Za-z0-9_-]{43}|exp|act)$|^${events}$`);
+        for (const key of keys) assert.match(key.slice(redisPrefix().length), ownKey, 'only the store\'s own keys');
+        const sessionKeys = keys.filter((key) => /^\{[^}]+\}s:/.test(key.slice(redisPrefix().length)));
+        assert.equal(sessionKeys.length, SEEDED, 'one hash per session');
       }
       if (kind === 'file') {
         const names = (await readdir(namespace.settings.fileDir!)).filter((name) => name !== 'admin' && name !== EVENT_LOG_DIR && name !== TOMBSTONES);
@@ -215,4 +218,8 @@ for (const kind of STORE_KINDS) {
       await assertStoreIntact(statementsBefore);
     });
   });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -192,7 +192,7 @@ describe('configuration', () => {
     ],
     [{ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL="verbose" is not valid/],
     [{ LOG_FORMAT: 'xml' }, /^LOG_FORMAT="xml" is not valid: expected json, pretty$/],
-    [{ SESSION_REDIS_PREFIX: 'my app:' }, /^SESSION_REDIS_PREFIX="my app:" is not valid: expected a key prefix of 1 to 100 printable characters without spaces$/],
+    [{ SESSION_REDIS_PREFIX: 'my app:' }, /^SESSION_REDIS_PREFIX="my app:" is not valid: expected a key prefix of 1 to 100 printable characters without spaces, \{ or \}$/],
     [{ SESSION_REDIS_PREFIX: 'p'.repeat(101) }, /^SESSION_REDIS_PREFIX="p{101}" is not valid: expected a key prefix of 1 to 100/],
     [{ SESSION_REDIS_PREFIX: 'tab\there:' }, /^SESSION_REDIS_PREFIX="tab\\there:" is not valid/],
     [{ SESSION_TTL: '2h', SESSION_ABSOLUTE_TTL: '1h' }, /^SESSION_ABSOLUTE_TTL=3600s is shorter than SESSION_TTL=7200s/],

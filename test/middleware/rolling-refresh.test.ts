@@ -10,6 +10,7 @@ import { publicIdOf } from '../../middleware/ids.ts';
 import type { SessionStore } from '../../middleware/store.ts';
 import { createSessionApp } from '../helpers/session-app.ts';
 import { createNamespace, STORE_KINDS, TEST_DATABASE_URL, TEST_REDIS_URL, type StoreNamespace } from '../helpers/store-fixtures.ts';
+import { RedisLayout } from '../../middleware/stores/redis-layout.ts';
 
 /** The sid/sid.sig Cookie header of a response that started a session. */
 function cookieHeader(res: request.Response): string {
@@ -57,10 +58,11 @@ async function storedVersion(namespace: StoreNamespace, id: string): Promise<str
       return JSON.stringify(rows);
     }
     case 'redis': {
-      const key = `${redisPrefix}s:${id}`;
+      const shard = new RedisLayout(redisPrefix!).shardFor(id);
+      const key = shard.session(id);
       return JSON.stringify([
         await redis.hGetAll(key), await redis.pExpireTime(key),
-        await redis.zScore(`${redisPrefix}exp`, id), await redis.zScore(`${redisPrefix}act`, id),
+        await redis.zScore(shard.expiry, id), await redis.zScore(shard.activity, id),
       ]);
     }
     case 'file': {

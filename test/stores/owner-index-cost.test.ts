@@ -17,6 +17,7 @@ import { createClient } from 'redis';
 import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
 import type { SessionRecord, SessionStore } from '../../middleware/store.ts';
 import { createNamespace, TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/store-fixtures.ts';
+import { RedisLayout } from '../../middleware/stores/redis-layout.ts';
 
 const OWNED = 100;
 const OTHERS = 2_000;
@@ -63,10 +64,10 @@ describe('one owner\'s sessions among many others', () => {
       const now = Date.now();
       const { mine, others } = await seed(store, now);
       // A string where a hash was: HMGET or HGET on it fails with WRONGTYPE, and so would the script.
-      const prefix = namespace.env.SESSION_REDIS_PREFIX!;
+      const layout = new RedisLayout(namespace.env.SESSION_REDIS_PREFIX!);
       for (let start = 0; start < others.length; start += 500) {
         const batch = redis.multi();
-        for (const id of others.slice(start, start + 500)) batch.set(`${prefix}s:${id}`, 'poison');
+        for (const id of others.slice(start, start + 500)) batch.set(layout.shardFor(id).session(id), 'poison');
         await batch.exec();
       }
       await assert.rejects(store.list({ sort: 'activity', limit: OTHERS + OWNED, now }), /WRONGTYPE/, 'the poison works: a full listing fails');

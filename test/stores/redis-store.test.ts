@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { once } from 'node:events';
 import { createClient } from 'redis';
+import { RedisLayout, shardOf } from '../../middleware/stores/redis-layout.ts';
 import { RedisStore } from '../../middleware/stores/redis-store.ts';
 import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
 import { runStoreConformance } from '../conformance/store-suite.ts';
@@ -47,7 +48,7 @@ test('every session key expires natively at expiresAt plus the grace, after crea
   try {
     const now = Date.now();
     const id = publicIdOf(newSessionId());
-    const key = `${prefix}s:${id}`;
+    const key = new RedisLayout(prefix).shardFor(id).session(id);
     await store.create(id, record(now));
     assert.equal(await admin.pExpireTime(key), now + 60_000 + graceMs);
     assert.equal(await store.update(id, { ...record(now), expiresAt: now + 90_000 }, now), true);
@@ -56,7 +57,7 @@ test('every session key expires natively at expiresAt plus the grace, after crea
     assert.equal(await admin.pExpireTime(key), now + 120_000 + graceMs);
 
     await store.create(publicIdOf(newSessionId()), record(now));
-    const sessionKeys = await keysUnder(`${prefix}s:`);
+    const sessionKeys = (await keysUnder(prefix)).filter((key) => /\}s:/.test(key));
     assert.equal(sessionKeys.length, 2);
     for (const sessionKey of sessionKeys) assert.ok((await admin.pTTL(sessionKey)) > 0, 'no session key without a TTL');
   } finally {
@@ -72,7 +73,7 @@ test('the default grace is 10 minutes', async () => {
     const now = Date.now();
     const id = publicIdOf(newSessionId());
     await store.create(id, record(now));
-    assert.equal(await admin.pExpireTime(`${prefix}s:${id}`), now + 60_000 + 10 * 60_000);
+    assert.equal(await admin.pExpireTime(new RedisLayout(prefix).shardFor(id).session(id)), now + 60_000 + 10 * 60_000);
   } finally {
     await store.close();
   }
@@ -227,15 +228,45 @@ test('ending an owner reaches past entries whose session hash Redis dropped by i
     const ids = Array.from({ length: 1005 }, () => publicIdOf(newSessionId()));
     // The first 1000 by expiry lose their hash, as an eviction by Redis would leave them: more than one batch of dead entries.
     await Promise.all(ids.map((id, i) => store.create(id, { data: {}, createdAt: now, lastSeenAt: now, expiresAt: now + 60_000 + i, owner: 'ada' })));
-    const prefix = namespace.env.SESSION_REDIS_PREFIX!;
-    for (let start = 0; start < 1000; start += 250) await redis.del(ids.slice(start, Math.min(start + 250, 1000)).map((id) => `${prefix}s:${id}`));
-    assert.deepEqual((await store.endOwnerSessions('ada', now, [])).sort(), ids.slice(1000).sort());
-    assert.equal(await redis.hLen(`${prefix}own`), 1000, 'the dropped sessions\' links wait for the purge, which their expiry entries still lead to');
-    await store.purgeExpired(now + 120_000, 2000);
-    assert.equal(await redis.exists(`${prefix}own`), 0, 'and the purge takes them');
+    const layout = new RedisLayout(namespace.env.SESSION_REDIS_PREFIX!);
+    await Promise.all(ids.slice(0, 1000).map((id) => redis.del(layout.shardFor(id).session(id))));
+    assert.deepEqual((await store.endOwnerSessions('ada', now, [])).sort(), ids.slice(1000).sort(), 'only the sessions that still exist are reported');
+    const leftOver = await Promise.all(layout.shards.map(async (shard) => (await redis.hLen(shard.owners)) + (await redis.zCard(shard.ownerExpiry)) + (await redis.zCard(shard.expiry))));
+    assert.equal(leftOver.reduce((sum, n) => sum + n, 0), 0, 'the dropped sessions leave no index entry behind');
   } finally {
     await redis.close();
     await store.close();
     await namespace.remove();
+  }
+});
+
+test('a page comes whole and in order when one shard holds most of it: the shards beyond their first share are read on', async () => {
+  const store = new RedisStore({ url: TEST_REDIS_URL, prefix: newPrefix() });
+  await store.init();
+  try {
+    const now = Date.now();
+    const inOneShard: string[] = [];
+    while (inOneShard.length < 60) {
+      const id = publicIdOf(newSessionId());
+      if (shardOf(id) === 5) inOneShard.push(id);
+    }
+    const elsewhere = Array.from({ length: 20 }, () => publicIdOf(newSessionId()));
+    // The crowded shard's sessions are the most recent, with ties of three, so each page is mostly its own.
+    const lastSeen = new Map([...inOneShard.map((id, i) => [id, now - Math.floor(i / 3)] as const), ...elsewhere.map((id, i) => [id, now - 1_000 - i] as const)]);
+    await Promise.all([...lastSeen].map(([id, at]) => store.create(id, { data: {}, createdAt: at, lastSeenAt: at, expiresAt: now + 60_000 + (at % 7) })));
+    const expected = [...lastSeen].sort(([a, x], [b, y]) => y - x || (a < b ? 1 : -1)).map(([id]) => id);
+    for (const limit of [1, 7, 10, 50]) {
+      const listed: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.list({ limit, cursor, sort: 'activity', now });
+        assert.ok(page.sessions.length === limit || page.nextCursor === null, 'every page but the last is full');
+        listed.push(...page.sessions.map(({ id }) => id));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      assert.deepEqual(listed, expected, `pages of ${limit}`);
+    }
+  } finally {
+    await store.close();
   }
 });
