@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { koaBody } from 'koa-body';
 import { bodyRefusalOf } from '../web/body-refusal.ts';
+import { closeUnreadBody } from '../web/close-unread-body.ts';
 
 /**
  * The largest form body the dashboard buffers: its forms carry a token and a
@@ -26,7 +27,7 @@ const parseOwnForm: Middleware = koaBody({
   onError: (err, ctx) => {
     const refusal = bodyRefusalOf(err);
     if (!refusal) throw err;
-    if (!ctx.req.complete) ctx.set('Connection', 'close');
+    closeUnreadBody(ctx);
     throw refusal;
   },
 });

@@ -5,6 +5,7 @@
  * changes: a refused form leaves the visitor's session as it was.
  */
 import { isStrictlyEncoded, strictUtf8 } from '../web/strict-encoding.ts';
+import { closeUnreadBody } from '../web/close-unread-body.ts';
 import type Koa from 'koa';
 import { isWellFormedPublicId } from '../middleware/ids.ts';
 import { ownerProblem } from '../middleware/store.ts';
@@ -41,7 +42,7 @@ export async function readSmallForm(ctx: Koa.Context): Promise<URLSearchParams> 
     return new URLSearchParams(text);
   } catch (err) {
     // The rest of a refused body stays unread: close the connection rather than receive it.
-    if (!ctx.req.complete) ctx.set('Connection', 'close');
+    closeUnreadBody(ctx);
     throw err;
   }
 }

@@ -1,5 +1,6 @@
 import type Koa from 'koa';
 import { formatBytes } from '../web/format.ts';
+import { closeUnreadBody } from '../web/close-unread-body.ts';
 import { FormRefusal, type FormFile, type FormRefusalReason, MAX_ENVELOPE_BYTES, parseMultipart } from './multipart-form.ts';
 import { PageError } from '../web/page-error.ts';
 import { BodyRefusal, readRequestBody } from './request-body.ts';
@@ -36,7 +37,7 @@ export function parseUpload(maxBytes: number): Koa.Middleware {
       const body = await readRequestBody(ctx.req, limitBytes);
       parsedFiles.set(ctx, ctx.is('multipart') ? await parseMultipart(ctx.req.headers, body, maxBytes) : []);
     } catch (err) {
-      if (!ctx.req.complete) ctx.set('Connection', 'close');
+      closeUnreadBody(ctx);
       throw refusalOf(err, maxBytes);
     }
     await next();

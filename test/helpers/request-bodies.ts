@@ -73,19 +73,18 @@ export function streamChunkedRequest(port: number, request: StreamedRequest, pie
     const answer = (status: number, headers: Record<string, string>) => settle(() => resolve({ status, headers, bytesSent, ms: Date.now() - startedMs }));
     const timer = setTimeout(() => settle(() => reject(new Error(`no answer within ${timeoutMs} ms, after ${bytesSent} body bytes sent`))), timeoutMs);
 
+    // One piece per turn of the event loop, as a real client reads while it sends: a
+    // server that drains its socket fast must not keep this loop from seeing the answer.
     const sendMore = () => {
-      while (!settled) {
-        const next = source.next();
-        if (next.done) {
-          socket.write(LAST_CHUNK);
-          return;
-        }
-        bytesSent += next.value.length;
-        if (!socket.write(chunkOf(next.value))) {
-          socket.once('drain', sendMore);
-          return;
-        }
+      if (settled) return;
+      const next = source.next();
+      if (next.done) {
+        socket.write(LAST_CHUNK);
+        return;
       }
+      bytesSent += next.value.length;
+      if (socket.write(chunkOf(next.value))) setImmediate(sendMore);
+      else socket.once('drain', sendMore);
     };
     socket.on('data', (chunk: Buffer) => {
       received += chunk.toString('latin1');

@@ -7,6 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { basicAuth } from '../helpers/dashboard-client.ts';
 import { rawRequest, type RawRequest } from '../helpers/raw-http.ts';
 import { createTestApp, type ListeningTestApp } from '../helpers/test-app.ts';
@@ -70,6 +72,71 @@ describe('oversized requests are refused early', () => {
   test('a dashboard form announcing 50 MB: 413 at once', async () => {
     const res = await rawRequest(port, announcing('/admin/login', 'application/x-www-form-urlencoded'), EARLY_MS);
     assert.equal(res.status, 413);
+  });
+
+  /**
+   * A socket that announces a 50 MB upload and has sent `burstBytes` of it,
+   * reading nothing yet; `received()` then reads everything until it closes,
+   * and says whether it ended in an error (a reset). `keepSending`: the
+   * socket goes on after the server's end of the connection (half-open), as a
+   * client that ignores the answer would.
+   */
+  async function uploadingSocket(target: string, contentType: string, burstBytes: number, keepSending = false) {
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: keepSending });
+    socket.pause();
+    let error: string | undefined;
+    socket.on('error', (err: NodeJS.ErrnoException) => { error = err.code; });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.write(`POST ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Type: ${contentType}\r\nContent-Length: ${ANNOUNCED_BYTES}\r\n\r\n`);
+    socket.write(Buffer.alloc(burstBytes, 'a'));
+    const chunks: Buffer[] = [];
+    const received = async () => {
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.resume();
+      await closed;
+      return { text: Buffer.concat(chunks).toString('latin1'), error };
+    };
+    return { socket, received, isOpen: () => !socket.destroyed };
+  }
+
+  for (const [route, target, contentType] of [
+    ['the upload', '/', 'multipart/form-data; boundary=x'],
+    ['a dashboard form', '/admin/login', 'application/x-www-form-urlencoded'],
+  ] as const) {
+    test(`${route}: a client still sending after the 413 reads it (the server lingers, it does not reset the connection)`, async () => {
+      // 2 MB sent, well past the limit; the server answers and closes its side meanwhile.
+      const { socket, received, isOpen } = await uploadingSocket(target, contentType, 2 * 1024 * 1024);
+      await sleep(200);
+      // Still sending, as a browser mid-upload is: unread bytes at a closed socket would draw a reset here.
+      for (let i = 0; i < 8 && isOpen(); i += 1) {
+        socket.write(Buffer.alloc(64 * 1024, 'b'));
+        await sleep(10);
+      }
+      const started = Date.now();
+      const { text, error } = await received();
+      assert.match(text, /^HTTP\/1\.1 413 /, `the answer arrives whole (${error ?? 'no error'})`);
+      assert.match(text, /\r\nConnection: close\r\n/i);
+      assert.ok(Date.now() - started < 3_000, 'the server still closes the connection soon after');
+    });
+  }
+
+  test('a client that never stops sending is cut off after the linger, not served forever', async () => {
+    const { socket, received, isOpen } = await uploadingSocket('/admin/login', 'application/x-www-form-urlencoded', 64 * 1024, true);
+    const started = Date.now();
+    let sent = 0;
+    const answer = received();
+    while (isOpen() && Date.now() - started < 10_000) {
+      sent += 64 * 1024;
+      socket.write(Buffer.alloc(64 * 1024, 'c'));
+      await sleep(1);
+    }
+    const { text } = await answer;
+    const ms = Date.now() - started;
+    assert.match(text, /^HTTP\/1\.1 413 /);
+    // Read on for a while (16 MiB, or 2 s at a slower pace), then cut off.
+    assert.ok(sent > 1024 * 1024, `the server read on after its answer: ${sent} bytes in ${ms} ms`);
+    assert.ok(ms < 5_000, `closed ${ms} ms after the refusal, ${sent} bytes later`);
   });
 
   test('routes that take no body answer without reading one', async () => {
