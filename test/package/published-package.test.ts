@@ -215,7 +215,8 @@ async function stopConsumerApp(app: RunningApp): Promise<void> {
 /** The public id of a raw session id (the `sid` cookie), computed by the installed package in a `node` of its own. */
 async function publicIdByInstalledPackage(folder: string, rawId: string): Promise<string> {
   const script = "import { publicIdOf } from 'sessionkeeper'; process.stdout.write(publicIdOf(process.argv[1]));";
-  const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script, rawId], { cwd: folder, env: { PATH: process.env.PATH } });
+  // `--` first: an id is base64url and may begin with '-', which node would take for an option of its own.
+  const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script, '--', rawId], { cwd: folder, env: { PATH: process.env.PATH } });
   return stdout;
 }
 
