@@ -9,7 +9,7 @@ import type { DestroyedBy, SessionEvents } from './events.ts';
 import type { GuardedSessionStore } from './guarded-store.ts';
 import { isWellFormedPublicId } from './ids.ts';
 import { sessionPublicId } from './koa-store-adapter.ts';
-import { assertOwner, MAX_PAGE_SIZE, type SessionSummary } from './store.ts';
+import { assertOwner, MAX_PAGE_SIZE, partialRemovalOf, type SessionSummary } from './store.ts';
 import type { SwitchingStore } from './switching-store.ts';
 
 /** What `endOwnerSessions` may be told besides the owner. */
@@ -51,9 +51,18 @@ export function ownerSessions(store: GuardedSessionStore, transition: SwitchingS
     async endOwnerSessions(owner, { except, by = 'app' } = {}) {
       assertOwner(owner);
       const kept = typeof except === 'string' ? except : except && sessionPublicId(except);
-      const ended = await store.endOwnerSessions(owner, Date.now(), kept === undefined ? [] : [kept]);
-      for (const sid of ended) events.record('session.destroyed', { sid, by, owner });
-      return ended.length;
+      const report = (ended: readonly string[]) => {
+        for (const sid of ended) events.record('session.destroyed', { sid, by, owner });
+      };
+      try {
+        const ended = await store.endOwnerSessions(owner, Date.now(), kept === undefined ? [] : [kept]);
+        report(ended);
+        return ended.length;
+      } catch (err) {
+        // Those ended before the store failed are gone all the same: their endings are logged.
+        report(partialRemovalOf(err)?.removedIds ?? []);
+        throw err;
+      }
     },
 
     async listOwnerSessions(owner) {

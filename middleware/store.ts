@@ -217,7 +217,8 @@ export interface SessionStore {
   /**
    * Removes the sessions of `owner` live at `now`, but those in `except`, reading the owner index and no other
    * session, and returns the ids it removed. Each id is returned by one call only when several run at once;
-   * a session the owner creates meanwhile may be kept. Expired ones are left to `purgeExpired`.
+   * a session the owner creates meanwhile may be kept. Expired ones are left to `purgeExpired`. Failing after
+   * some were removed, it rejects with a PartialRemovalError naming them.
    */
   endOwnerSessions(owner: string, now: number, except: readonly string[]): Promise<string[]>;
   /** Removes every session, live or expired, and returns how many there were. */
@@ -263,6 +264,28 @@ export class StoreUnavailableError extends Error {
     super(message, options);
     this.name = 'StoreUnavailableError';
   }
+}
+
+/**
+ * A removal of several steps (a store ending an owner's sessions shard by shard, say) that failed part-way:
+ * `removedIds` were removed and must still be reported, once; the rest were not. The caller reports them, then
+ * treats the error as the store's failure.
+ */
+export class PartialRemovalError extends Error {
+  constructor(
+    readonly removedIds: readonly string[],
+    cause: unknown,
+  ) {
+    super(`removed ${removedIds.length} sessions, then failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'PartialRemovalError';
+  }
+}
+
+/** The PartialRemovalError `err` is, or wraps (the guard wraps every store error in a StoreUnavailableError). */
+export function partialRemovalOf(err: unknown): PartialRemovalError | undefined {
+  if (err instanceof PartialRemovalError) return err;
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  return cause instanceof PartialRemovalError ? cause : undefined;
 }
 
 /** The JSON a store writes for a record's data: the caller's encoding when it passed one. */

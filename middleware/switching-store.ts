@@ -8,7 +8,20 @@
  */
 import type { GuardedSessionStore, GuardedStore, StoreBudget } from './guarded-store.ts';
 import { moveSession, settleDuplicate, type MoveOutcome } from './session-move.ts';
-import type { CounterRule, CounterState, ListOptions, RemovedSession, Rolling, SessionPage, SessionRecord, SessionStore, StoreKind } from './store.ts';
+import {
+  type CounterRule,
+  type CounterState,
+  type ListOptions,
+  PartialRemovalError,
+  partialRemovalOf,
+  type RemovedSession,
+  type Rolling,
+  type SessionPage,
+  type SessionRecord,
+  type SessionStore,
+  StoreUnavailableError,
+  type StoreKind,
+} from './store.ts';
 
 /** Told of each session this store moved (to record `session.moved`). */
 export type MoveRecorder = (id: string, owner: string | undefined) => void;
@@ -116,8 +129,15 @@ export class SwitchingStore implements GuardedSessionStore {
    */
   async endOwnerSessions(owner: string, now: number, except: readonly string[]): Promise<string[]> {
     const fromPrevious = await this.previous.endOwnerSessions(owner, now, except);
-    const fromCurrent = await this.current.endOwnerSessions(owner, now, except);
-    return [...new Set([...fromPrevious, ...fromCurrent])];
+    try {
+      const fromCurrent = await this.current.endOwnerSessions(owner, now, except);
+      return [...new Set([...fromPrevious, ...fromCurrent])];
+    } catch (err) {
+      // The previous store's endings happened: they are reported with whatever the current one managed.
+      if (fromPrevious.length === 0 || !(err instanceof StoreUnavailableError)) throw err;
+      const removedIds = [...new Set([...fromPrevious, ...(partialRemovalOf(err)?.removedIds ?? [])])];
+      throw new StoreUnavailableError(err.storeKind, err.message, { cause: new PartialRemovalError(removedIds, err.cause) });
+    }
   }
 
   private async alsoFromPrevious(removed: RemovedSession[]): Promise<void> {

@@ -4,9 +4,11 @@
  * own client for it. Every one fails fast while disconnected (no offline
  * queue: a request gets a 503 at once rather than waiting) and reconnects by
  * itself with capped backoff; the cluster client finds the new primaries after
- * a failover, the Sentinel client follows the primary the Sentinels name.
+ * a failover, and under Sentinel a plain client follows the primary the
+ * Sentinels name (redis-sentinel-primary.ts).
  */
-import { createClient, createCluster, createSentinel, ErrorReply, type RedisClientType, type RespVersions } from 'redis';
+import { createClient, createCluster, ErrorReply, type RedisClientOptions, type RedisClientType, type RespVersions } from 'redis';
+import { sentinelPrimaryClient } from './redis-sentinel-primary.ts';
 import { redactUrl } from '../config.ts';
 
 /**
@@ -57,10 +59,93 @@ const socket = {
 
 /** A client of the store's own for `target`, not yet connected, and where it points (never a password). */
 export function createOwnClient(target: RedisTarget, onBackgroundError: (err: Error) => void): { client: AnyRedisClient; location: string } {
-  const { client, location } = clientFor(target);
-  // Without a listener, node-redis's 'error' events would crash the process.
-  client.on('error', onBackgroundError);
-  return { client, location };
+  const create = () => {
+    const built = clientFor(target);
+    // Without a listener, node-redis's 'error' events would crash the process.
+    built.client.on('error', onBackgroundError);
+    return built;
+  };
+  const { client, location } = create();
+  if (!target.clusterNodes?.length && !target.sentinels?.length) return { client, location };
+  return { client: startingOverAfterFailedConnect(client as RedisStoreCluster | RedisStoreSentinel, () => create().client as RedisStoreCluster | RedisStoreSentinel), location };
+}
+
+/** The fewest ms between two fresh starts of a cluster or Sentinel client whose connect() failed. */
+const RESTART_MS = 1_000;
+
+/**
+ * A cluster or Sentinel client that starts over, on use, after its connect() failed. A single Redis's client
+ * keeps reconnecting by itself; node-redis's cluster and Sentinel clients give up when none of their seed nodes
+ * (or Sentinels) answers at connect(), and a failed Sentinel client cannot even connect() again. Without this, a
+ * store started while its cluster or its Sentinels were down would answer 503 until the process restarts. So a
+ * command finding the client failed builds a new one (`create`) and connects it first: one attempt at a time, at
+ * most one per RESTART_MS; meanwhile commands fail at once with the last attempt's error (a 503). A command
+ * during the very first connect() goes to the client as it is, which fails it at once too.
+ */
+function startingOverAfterFailedConnect<T extends RedisStoreCluster | RedisStoreSentinel>(first: T, create: () => T): T {
+  let current = first;
+  let failure: { error: unknown; at: number } | undefined;
+  let connecting: Promise<void> | undefined;
+  let closing = false;
+  const connect = (): Promise<void> => {
+    connecting ??= current
+      .connect()
+      .then(
+        () => {
+          failure = undefined;
+        },
+        (error: unknown) => {
+          failure = { error, at: Date.now() };
+          throw error;
+        },
+      )
+      .finally(() => {
+        connecting = undefined;
+      });
+    return connecting;
+  };
+  const startOver = async (): Promise<void> => {
+    if (!failure || closing) return;
+    if (connecting) throw new Error('Redis: still connecting after a failed start');
+    if (Date.now() - failure.at < RESTART_MS) throw failure.error;
+    discard(current);
+    current = create();
+    await connect();
+  };
+  return new Proxy(first, {
+    get(_, property) {
+      const value = Reflect.get(current, property, current);
+      if (typeof value !== 'function') return value;
+      if (property === 'connect') return connect;
+      if (property === 'close' || property === 'destroy') {
+        return async (...args: unknown[]) => {
+          closing = true;
+          await connecting?.catch(() => undefined);
+          // A client whose connect() failed holds nothing worth a graceful close.
+          if (failure) return discard(current);
+          return (Reflect.get(current, property, current) as (...a: unknown[]) => unknown).apply(current, args);
+        };
+      }
+      if (typeof property !== 'string' || !STORE_COMMANDS.has(property)) return (value as (...a: unknown[]) => unknown).bind(current);
+      return async (...args: unknown[]) => {
+        await startOver();
+        return (Reflect.get(current, property, current) as (...a: unknown[]) => unknown).apply(current, args);
+      };
+    },
+    has(_, property) {
+      return property in current;
+    },
+  });
+}
+
+/** Frees what a client that failed to connect may still hold (a Sentinel client keeps a scan timer). */
+function discard(client: RedisStoreCluster | RedisStoreSentinel): void {
+  try {
+    const destroyed = (client as { destroy?: () => unknown }).destroy?.();
+    if (destroyed instanceof Promise) destroyed.catch(() => undefined);
+  } catch {
+    // Nothing was open.
+  }
 }
 
 function clientFor(target: RedisTarget): { client: AnyRedisClient; location: string } {
@@ -73,13 +158,12 @@ function clientFor(target: RedisTarget): { client: AnyRedisClient; location: str
     return { client: withSlotRefresh(client), location: `redis cluster ${target.clusterNodes.join(',')}` };
   }
   if (target.sentinels?.length) {
-    const nodes = target.sentinels.map(hostAndPort);
-    const client = createSentinel({
+    const client = sentinelPrimaryClient({
       name: target.sentinelName!,
-      sentinelRootNodes: nodes,
-      nodeClientOptions: { ...credentials.auth, disableOfflineQueue: true, socket: { ...socket, tls: credentials.tls } },
-      sentinelClientOptions: { socket },
-    }) as unknown as RedisStoreSentinel;
+      sentinels: target.sentinels.map(hostAndPort),
+      primaryOptions: { ...credentials.auth, disableOfflineQueue: true, socket: { ...socket, tls: credentials.tls } } as RedisClientOptions,
+      sentinelOptions: { socket },
+    });
     return { client, location: `redis sentinel ${target.sentinelName} via ${target.sentinels.join(',')}` };
   }
   const client = createClient({ url: target.url, disableOfflineQueue: true, socket }) as RedisStoreClient;

@@ -17,21 +17,22 @@ export interface LeaseCommands {
   release(key: string, token: string): Promise<unknown>;
 }
 
-/** Error of a step that waited a whole lease time for a lease it never got (holders keep taking it first, or Redis fails). */
+/** Error of a step that waited two lease times for a lease it never got (holders keep taking it first, or Redis fails). */
 export class LeaseTimeoutError extends Error {
-  constructor(key: string) {
-    super(`could not take the Redis lease ${key} within ${LEASE_MS} ms`);
+  /** @param purpose what the lease guards, for the log: never the key, which may hold an owner's digest. */
+  constructor(purpose: string) {
+    super(`could not take the Redis lease for ${purpose} within ${2 * LEASE_MS} ms`);
     this.name = 'LeaseTimeoutError';
   }
 }
 
-/** Runs `step` while holding the lease `key`, waiting (with growing pauses) while another process holds it. */
-export async function underLease<T>(redis: LeaseCommands, key: string, step: () => Promise<T>): Promise<T> {
+/** Runs `step` while holding the lease `key` (guarding `purpose`), waiting (with growing pauses) while another process holds it. */
+export async function underLease<T>(redis: LeaseCommands, key: string, purpose: string, step: () => Promise<T>): Promise<T> {
   const token = randomBytes(16).toString('base64url');
   const deadline = Date.now() + 2 * LEASE_MS;
   for (let pause = RETRY_MS; (await redis.set(key, token, { NX: true, PX: LEASE_MS })) === null; pause = Math.min(pause * 2, MAX_RETRY_MS)) {
     // Past the lapse of any lease taken before this call: other holders keep winning it, or Redis misbehaves.
-    if (Date.now() > deadline) throw new LeaseTimeoutError(key);
+    if (Date.now() > deadline) throw new LeaseTimeoutError(purpose);
     await sleep(pause);
   }
   try {

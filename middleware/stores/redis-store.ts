@@ -8,7 +8,7 @@
  */
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { RedisEventLog } from '../event-log/redis-event-log.ts';
-import { assertNamespaceName, dataJsonOf, ownerDigest, summaryOf, type DeviceFacts, type RemovedSession, type CounterRule, type CounterState, type Rolling, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
+import { assertNamespaceName, dataJsonOf, ownerDigest, PartialRemovalError, summaryOf, type DeviceFacts, type RemovedSession, type CounterRule, type CounterState, type Rolling, type ListOptions, type SessionPage, type SessionRecord, type SessionStore, type SessionSummary } from '../store.ts';
 import { type AnyRedisClient, createOwnClient, type RedisStoreClient, type RedisStoreCluster, type RedisTarget, withSlotRefresh } from './redis-connection.ts';
 import { underLease } from './redis-lease.ts';
 import { RedisLayout, SHARD_COUNT, type ShardKeys } from './redis-layout.ts';
@@ -81,6 +81,7 @@ export class RedisStore implements SessionStore {
   /** The shard the next purge serves first: shards take turns when more has expired than one batch takes. */
   private purgeShard = 0;
   private closed = false;
+  private readonly onBackgroundError: (err: Error) => void;
 
   constructor(options: RedisStoreOptions) {
     const targets = [options.client, options.url, options.clusterNodes?.length, options.sentinels?.length].filter(Boolean).length;
@@ -89,11 +90,12 @@ export class RedisStore implements SessionStore {
     }
     if (options.sentinels?.length && !options.sentinelName) throw new Error('RedisStore: sentinels need sentinelName, the name of the primary they watch');
     this.ownsClient = !options.client;
+    this.onBackgroundError = options.onBackgroundError ?? (() => {});
     if (options.client) {
       this.client = isCluster(options.client) ? withSlotRefresh(options.client as RedisStoreCluster) : options.client;
       this.location = options.location ?? 'redis (shared client)';
     } else {
-      ({ client: this.client, location: this.location } = createOwnClient(options, options.onBackgroundError ?? (() => {})));
+      ({ client: this.client, location: this.location } = createOwnClient(options, this.onBackgroundError));
     }
     // Every kind of client has these commands with these signatures; their declared types differ only in generics.
     this.redis = this.client as unknown as RedisCommands;
@@ -139,7 +141,7 @@ export class RedisStore implements SessionStore {
       return [];
     }
     const digest = ownerDigest(owner);
-    return this.underLease(this.layout.ownerLease(digest), async () => {
+    return this.underLease(this.layout.ownerLease(digest), "an owner's cap (SESSION_MAX_PER_OWNER)", async () => {
       await write();
       return this.evictOwnerBeyond(digest, maxPerOwner, record.lastSeenAt, id);
     });
@@ -253,13 +255,12 @@ export class RedisStore implements SessionStore {
       }
     }
     this.purgeShard = (this.purgeShard + 1) % SHARD_COUNT;
-    const removed = await Promise.all(
+    return this.removedInShards(
       [...shares].map(async ([shard, share]) => {
         const ids = await this.redis.zRangeWithScores(shard.expiry, '-inf', String(now), { BY: 'SCORE', LIMIT: { offset: 0, count: share } });
         return ids.length === 0 ? [] : this.removeIds(shard, 'expired', now, ids.map(({ value }) => value));
       }),
     );
-    return removed.flat();
   }
 
   /**
@@ -268,7 +269,7 @@ export class RedisStore implements SessionStore {
    */
   async evictBeyond(maxCount: number, now: number, batchSize: number): Promise<RemovedSession[]> {
     if (batchSize < 1) return [];
-    return this.underLease(this.layout.evictionLease(), async () => {
+    return this.underLease(this.layout.evictionLease(), 'the cap on live sessions (SESSION_MAX_COUNT)', async () => {
       const excess = Math.min((await this.count(now)) - maxCount, batchSize);
       if (excess < 1) return [];
       const nearest = await Promise.all(
@@ -292,14 +293,21 @@ export class RedisStore implements SessionStore {
     const digest = ownerDigest(owner);
     const kept = new Set(except);
     const ended: string[] = [];
+    let failure: { cause: unknown } | undefined;
     for (const shard of this.layout.shards) {
-      for (;;) {
-        const read = entriesOf((await this.run(OWNER_PAGE, [shard.ownerExpiry, shard.expiry], [digest, String(now), String(REMOVAL_BATCH + kept.size), 'asc'])) as string[]);
-        const ids = read.map(({ id }) => id).filter((id) => !kept.has(id));
-        if (ids.length > 0) ended.push(...(await this.removeIds(shard, 'live', now, ids)).map(({ id }) => id));
-        if (read.length < REMOVAL_BATCH + kept.size || ids.length === 0) break;
+      try {
+        for (;;) {
+          const read = entriesOf((await this.run(OWNER_PAGE, [shard.ownerExpiry, shard.expiry], [digest, String(now), String(REMOVAL_BATCH + kept.size), 'asc'])) as string[]);
+          const ids = read.map(({ id }) => id).filter((id) => !kept.has(id));
+          if (ids.length > 0) ended.push(...(await this.removeIds(shard, 'live', now, ids)).map(({ id }) => id));
+          if (read.length < REMOVAL_BATCH + kept.size || ids.length === 0) break;
+        }
+      } catch (cause) {
+        // The other shards are still ended (a signed-out user should be as signed out as Redis allows).
+        failure ??= { cause };
       }
     }
+    if (failure) throw ended.length === 0 ? failure.cause : new PartialRemovalError(ended, failure.cause);
     return ended;
   }
 
@@ -348,6 +356,14 @@ export class RedisStore implements SessionStore {
     if (!this.ownsClient || this.closed) return;
     this.closed = true;
     if (this.redis.isOpen) await this.redis.close();
+    // A cluster or Sentinel client whose start failed may still be trying (a timer, a connect loop).
+    else if (isCluster(this.client) || isSentinel(this.client)) {
+      try {
+        (this.client as { destroy?: () => void }).destroy?.();
+      } catch {
+        // Nothing was open.
+      }
+    }
   }
 
   /**
@@ -401,8 +417,22 @@ export class RedisStore implements SessionStore {
   private async removeGrouped(entries: readonly { id: string; shard: ShardKeys }[], mode: 'live' | 'expired', now: number): Promise<RemovedSession[]> {
     const byShard = new Map<ShardKeys, string[]>();
     for (const { id, shard } of entries) byShard.set(shard, [...(byShard.get(shard) ?? []), id]);
-    const removed = await Promise.all([...byShard].map(([shard, ids]) => this.removeIds(shard, mode, now, ids)));
-    return removed.flat();
+    return this.removedInShards([...byShard].map(([shard, ids]) => this.removeIds(shard, mode, now, ids)));
+  }
+
+  /**
+   * The sessions that removals in several shards (each an atomic script) removed. One shard failing does not
+   * hide what the others removed: those are returned, to be reported once, and the failure goes to
+   * onBackgroundError; the failed shard's sessions are still there for the next call. Rejects only when a
+   * shard failed and nothing was removed.
+   */
+  private async removedInShards(removals: readonly Promise<RemovedSession[]>[]): Promise<RemovedSession[]> {
+    const settled = await Promise.allSettled(removals);
+    const removed = settled.flatMap((outcome) => (outcome.status === 'fulfilled' ? outcome.value : []));
+    const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed && removed.length === 0) throw failed.reason;
+    if (failed) this.onBackgroundError(failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason)));
+    return removed;
   }
 
   /** REMOVE_IDS in one shard: the ids whose expiry is, by `mode`, before `now` or after it (or any), each returned once. */
@@ -413,8 +443,17 @@ export class RedisStore implements SessionStore {
     return removed;
   }
 
-  private underLease<T>(key: string, step: () => Promise<T>): Promise<T> {
-    return underLease({ set: (k, value, options) => this.redis.set(k, value, options), release: (k, token) => this.run(RELEASE_LEASE, [k], [token]) }, key, step);
+  private underLease<T>(key: string, purpose: string, step: () => Promise<T>): Promise<T> {
+    return underLease(
+      {
+        set: (k, value, options) => this.redis.set(k, value, options),
+        // The step's outcome (evictions to report) outweighs a lost release: the lease lapses by itself.
+        release: (k, token) => this.run(RELEASE_LEASE, [k], [token]).catch((err: unknown) => this.onBackgroundError(err instanceof Error ? err : new Error(String(err)))),
+      },
+      key,
+      purpose,
+      step,
+    );
   }
 
   /** EVALSHA, falling back to EVAL (which caches the script again) after a Redis restart, a failover or SCRIPT FLUSH. */
