@@ -9,7 +9,12 @@ import { RedisStore } from './stores/redis-store.ts';
  * The store a connection names (the current store's, or the previous one's during a backend switch). Redis
  * keeps expired data for a grace of several sweep intervals so that the sweeper, not Redis, removes and logs it.
  */
-export function createStore(connection: StoreConnection, sweepIntervalMs: number, onBackgroundError: (err: Error) => void): SessionStore {
+export function createStore(
+  connection: StoreConnection,
+  sweepIntervalMs: number,
+  onBackgroundError: (err: Error) => void,
+  onStepFailure: (err: Error) => void = onBackgroundError,
+): SessionStore {
   switch (connection.store) {
     case 'file':
       return new FileStore({ dir: connection.fileDir });
@@ -19,6 +24,7 @@ export function createStore(connection: StoreConnection, sweepIntervalMs: number
         prefix: connection.redisPrefix,
         expiryGraceMs: Math.max(10 * 60_000, 3 * sweepIntervalMs),
         onBackgroundError,
+        onStepFailure,
       });
     case 'postgres':
       return new PostgresStore({ connectionString: connection.databaseUrl!, table: connection.pgTable, onBackgroundError });

@@ -145,11 +145,13 @@ export async function openSessionkeeper(
   const logger = dependencies.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const timeoutMs = dependencies.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
   const connectionErrors = (kind: string) => (err: Error) => logger.debug({ err, store: kind }, 'session store connection error');
-  const inner = dependencies.store ?? createStore(currentConnectionOf(config), config.sweepIntervalMs, connectionErrors(config.store));
+  // Part of a step failed (one shard of a cluster, say) while the rest was done and reported: worth a warning.
+  const stepFailures = (kind: string) => (err: Error) => logger.warn({ err, store: kind }, 'session store: part of a step failed');
+  const inner = dependencies.store ?? createStore(currentConnectionOf(config), config.sweepIntervalMs, connectionErrors(config.store), stepFailures(config.store));
   const observer: StoreCallObserver = (operation, seconds, failed) => metrics.observeStoreCall(operation, seconds, failed);
   const current = new GuardedStore(inner, logger, timeoutMs, undefined, observer);
   const previousConnection = previousConnectionOf(config);
-  const previousInner = previousConnection && (dependencies.previousStore ?? createStore(previousConnection, config.sweepIntervalMs, connectionErrors(previousConnection.store)));
+  const previousInner = previousConnection && (dependencies.previousStore ?? createStore(previousConnection, config.sweepIntervalMs, connectionErrors(previousConnection.store), stepFailures(previousConnection.store)));
   const transition = previousInner
     ? new SwitchingStore(current, new GuardedStore(previousInner, logger, timeoutMs, undefined, observer), (sid, owner) =>
         events.record('session.moved', { sid, from: previousInner.kind, to: inner.kind, ...(owner === undefined ? {} : { owner }) }),

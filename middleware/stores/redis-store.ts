@@ -33,6 +33,12 @@ export interface RedisStoreOptions extends RedisTarget {
   expiryGraceMs?: number;
   /** Called with the errors of the store's own client (connection lost, reconnect failed); ignored by default. */
   onBackgroundError?: (err: Error) => void;
+  /**
+   * Called when part of a step failed and the step went on: one shard of a purge or an eviction (what the
+   * other shards removed is still returned), or a lease that could not be freed (it lapses by itself).
+   * Default: onBackgroundError. Worth a warning: on a cluster, a primary is not answering.
+   */
+  onStepFailure?: (err: Error) => void;
   /** Where the data lives, for operators, when `client` is given (never a password). */
   location?: string;
 }
@@ -82,6 +88,7 @@ export class RedisStore implements SessionStore {
   private purgeShard = 0;
   private closed = false;
   private readonly onBackgroundError: (err: Error) => void;
+  private readonly onStepFailure: (err: Error) => void;
 
   constructor(options: RedisStoreOptions) {
     const targets = [options.client, options.url, options.clusterNodes?.length, options.sentinels?.length].filter(Boolean).length;
@@ -91,6 +98,7 @@ export class RedisStore implements SessionStore {
     if (options.sentinels?.length && !options.sentinelName) throw new Error('RedisStore: sentinels need sentinelName, the name of the primary they watch');
     this.ownsClient = !options.client;
     this.onBackgroundError = options.onBackgroundError ?? (() => {});
+    this.onStepFailure = options.onStepFailure ?? this.onBackgroundError;
     if (options.client) {
       this.client = isCluster(options.client) ? withSlotRefresh(options.client as RedisStoreCluster) : options.client;
       this.location = options.location ?? 'redis (shared client)';
@@ -339,7 +347,13 @@ export class RedisStore implements SessionStore {
   /** Keys under `<prefix><name>:`, on the same client. */
   withNamespace(name: string): RedisStore {
     assertNamespaceName(name);
-    return new RedisStore({ client: this.client, prefix: `${this.layout.prefix}${name}:`, expiryGraceMs: this.expiryGraceMs, location: this.location });
+    return new RedisStore({
+      client: this.client,
+      prefix: `${this.layout.prefix}${name}:`,
+      expiryGraceMs: this.expiryGraceMs,
+      location: this.location,
+      onStepFailure: this.onStepFailure,
+    });
   }
 
   /** The event log beside these sessions: a stream at `<prefix>_events` and per-minute tally hashes (redis-layout.ts). */
@@ -431,7 +445,7 @@ export class RedisStore implements SessionStore {
     const removed = settled.flatMap((outcome) => (outcome.status === 'fulfilled' ? outcome.value : []));
     const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
     if (failed && removed.length === 0) throw failed.reason;
-    if (failed) this.onBackgroundError(failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason)));
+    if (failed) this.onStepFailure(failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason)));
     return removed;
   }
 
@@ -448,7 +462,7 @@ export class RedisStore implements SessionStore {
       {
         set: (k, value, options) => this.redis.set(k, value, options),
         // The step's outcome (evictions to report) outweighs a lost release: the lease lapses by itself.
-        release: (k, token) => this.run(RELEASE_LEASE, [k], [token]).catch((err: unknown) => this.onBackgroundError(err instanceof Error ? err : new Error(String(err)))),
+        release: (k, token) => this.run(RELEASE_LEASE, [k], [token]).catch((err: unknown) => this.onStepFailure(err instanceof Error ? err : new Error(String(err)))),
       },
       key,
       purpose,

@@ -4,7 +4,7 @@
  * single Redis, where one shard's owner hash is made the wrong type, so every
  * removal script of that shard fails with WRONGTYPE before it writes anything.
  * What the other shards removed must still be reported, once: a purge returns
- * it (and tells onBackgroundError of the failure), and ending an owner's
+ * it (and tells onStepFailure of the failure), and ending an owner's
  * sessions rejects with a PartialRemovalError naming the ones that ended.
  */
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -20,7 +20,7 @@ const sorted = (ids: readonly string[]) => [...ids].sort();
 
 describe('the redis store when one shard fails and the others answer', () => {
   const redis = createClient({ url: TEST_REDIS_URL });
-  const backgroundErrors: Error[] = [];
+  const stepFailures: Error[] = [];
   let namespace: StoreNamespace;
   let layout: RedisLayout;
   let store: RedisStore;
@@ -34,9 +34,9 @@ describe('the redis store when one shard fails and the others answer', () => {
     await store?.close();
     namespace = await createNamespace('redis');
     layout = new RedisLayout(namespace.env.SESSION_REDIS_PREFIX!);
-    store = new RedisStore({ url: TEST_REDIS_URL, prefix: namespace.env.SESSION_REDIS_PREFIX!, onBackgroundError: (err) => backgroundErrors.push(err) });
+    store = new RedisStore({ url: TEST_REDIS_URL, prefix: namespace.env.SESSION_REDIS_PREFIX!, onStepFailure: (err) => stepFailures.push(err) });
     await store.init();
-    backgroundErrors.length = 0;
+    stepFailures.length = 0;
   });
 
   after(async () => {
@@ -65,8 +65,8 @@ describe('the redis store when one shard fails and the others answer', () => {
 
     const removed = await store.purgeExpired(Date.now(), 1000);
     assert.deepEqual(sorted(removed.map(({ id }) => id)), sorted(elsewhere));
-    assert.equal(backgroundErrors.length, 1, 'the failed shard is reported');
-    assert.match(backgroundErrors[0]!.message, /WRONGTYPE/);
+    assert.equal(stepFailures.length, 1, 'the failed shard is reported');
+    assert.match(stepFailures[0]!.message, /WRONGTYPE/);
     assert.deepEqual(sorted(await idsStillStored(store, ids)), sorted(inShard), 'the failed shard lost nothing');
 
     await redis.del(shard.owners);
