@@ -6,7 +6,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCluster } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { newSessionId, publicIdOf } from '../../middleware/ids.ts';
 import { RedisLayout, SHARD_COUNT, slotOfShard } from '../../middleware/stores/redis-layout.ts';
 import { RedisStore } from '../../middleware/stores/redis-store.ts';
@@ -36,27 +36,46 @@ async function primarySlots(): Promise<{ address: string; ranges: [number, numbe
   }
 }
 
+/** How many session hashes (`<prefix>{<tag>}s:<id>`) the node at `address` holds, by SCAN. */
+async function sessionHashesOn(address: string, prefix: string): Promise<number> {
+  const node = createClient({ url: `redis://${address}` });
+  node.on('error', () => undefined);
+  await node.connect();
+  try {
+    let found = 0;
+    for await (const keys of node.scanIterator({ MATCH: `${prefix}{*}s:*`, COUNT: 1000 })) found += keys.length;
+    return found;
+  } finally {
+    await node.close();
+  }
+}
+
 test('sessions spread evenly over the primaries: every shard on one slot, the shards\' slots evenly over the primaries', async () => {
   const primaries = await primarySlots();
   assert.equal(primaries.length, 3);
   const shardsPer = primaries.map(({ ranges }) => Array.from({ length: SHARD_COUNT }, (_, shard) => slotOfShard(shard)).filter((slot) => ranges.some(([a, b]) => slot >= a && slot <= b)).length);
   assert.deepEqual(shardsPer, [16, 16, 16], 'three primaries with equal slot ranges hold 16 shards each');
 
-  const store = new RedisStore({ clusterNodes: cluster.nodes.split(','), prefix: `sktest:spread:${Date.now()}:` });
+  const prefix = `sktest:spread:${Date.now()}:`;
+  const store = new RedisStore({ clusterNodes: cluster.nodes.split(','), prefix });
   await store.init();
   try {
     const now = Date.now();
     const ids = Array.from({ length: 4_800 }, () => publicIdOf(newSessionId()));
     for (let i = 0; i < ids.length; i += 200) await Promise.all(ids.slice(i, i + 200).map((id) => store.create(id, record(now))));
     assert.equal(await store.count(now), ids.length);
-    // Which primary holds each session: the one serving its shard's slot.
-    const layout = new RedisLayout('x:');
-    const perPrimary = primaries.map(({ ranges }) => ids.filter((id) => {
+    // Which primary holds each session, asked of each primary: the session hashes under the prefix it holds.
+    const perPrimary = await Promise.all(primaries.map(({ address }) => sessionHashesOn(address, prefix)));
+    const ratio = Math.max(...perPrimary) / Math.min(...perPrimary);
+    assert.ok(ratio <= 1.2, `most-loaded / least-loaded primary = ${ratio.toFixed(3)} (${perPrimary.join(', ')})`);
+    assert.equal(perPrimary.reduce((a, b) => a + b, 0), ids.length, 'every session on exactly one primary');
+    // And where the layout says: the primary serving the slot of the session's shard.
+    const layout = new RedisLayout(prefix);
+    const expected = primaries.map(({ ranges }) => ids.filter((id) => {
       const slot = slotOfShard(layout.shardFor(id).shard);
       return ranges.some(([a, b]) => slot >= a && slot <= b);
     }).length);
-    const ratio = Math.max(...perPrimary) / Math.min(...perPrimary);
-    assert.ok(ratio <= 1.2, `most-loaded / least-loaded primary = ${ratio.toFixed(3)} (${perPrimary.join(', ')})`);
+    assert.deepEqual(perPrimary, expected);
     assert.equal(await store.destroyAll(), ids.length);
   } finally {
     await store.close();
