@@ -15,6 +15,7 @@
  */
 import { createClient, createSentinel, ErrorReply, type RedisClientOptions } from 'redis';
 import type { RedisStoreClient, RedisStoreSentinel } from './redis-connection.ts';
+import { withinTime } from './time-limit.ts';
 
 /** What a Sentinel client reports when the Sentinels name another primary. */
 interface TopologyChange {
@@ -120,18 +121,7 @@ export function sentinelPrimaryClient(options: SentinelPrimaryOptions): RedisSto
     if (!sameNode(node, primaryNode)) await withinLimit(follow(node), `the primary ${options.name} at ${node.host}:${node.port}`);
     if (!primary?.isReady) throw new Error(`the primary ${options.name} did not answer`);
   };
-  const withinLimit = async (work: Promise<unknown>, what: string) => {
-    let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not answer within ${CONNECT_LIMIT_MS} ms`)), CONNECT_LIMIT_MS);
-    });
-    work.catch(() => undefined);
-    try {
-      await Promise.race([work, limit]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const withinLimit = (work: Promise<unknown>, what: string) => withinTime(work, CONNECT_LIMIT_MS, `${what} did not answer within ${CONNECT_LIMIT_MS} ms`);
   const close = async () => {
     closed = true;
     const current = primary;

@@ -14,6 +14,7 @@ import { underLease } from './redis-lease.ts';
 import { RedisLayout, SHARD_COUNT, type ShardKeys } from './redis-layout.ts';
 import { moveUnshardedSessions } from './redis-unsharded.ts';
 import { ALL_SCRIPTS, CREATE, DESTROY, GET_AND_ROLL, INCREMENT, INDEX_PAGE, INSERT, OWNER_PAGE, ownerIndexMember, RELEASE_LEASE, REMOVE_IDS, type Script, WRITE_IF_LIVE } from './redis-scripts.ts';
+import { withinTime } from './time-limit.ts';
 
 export type { AnyRedisClient, RedisStoreClient, RedisStoreCluster, RedisStoreSentinel } from './redis-connection.ts';
 
@@ -386,7 +387,7 @@ export class RedisStore implements SessionStore {
    */
   private connectOrFail(): Promise<void> {
     if (isCluster(this.client) || isSentinel(this.client)) {
-      return withTimeout(this.redis.connect(), 2 * CONNECT_TIMEOUT_MS, `Redis (${this.location}) did not answer within ${2 * CONNECT_TIMEOUT_MS} ms`);
+      return withinTime(this.redis.connect(), 2 * CONNECT_TIMEOUT_MS, `Redis (${this.location}) did not answer within ${2 * CONNECT_TIMEOUT_MS} ms`);
     }
     return new Promise((resolve, reject) => {
       const onReady = () => {
@@ -499,14 +500,6 @@ function isCluster(client: AnyRedisClient): boolean {
 
 function isSentinel(client: AnyRedisClient): boolean {
   return 'getMasterNode' in client;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
 }
 
 function toSummary(id: string, [c, l, e, d, o, v]: (string | null)[]): SessionSummary {
