@@ -438,7 +438,7 @@ export class RedisStore implements SessionStore {
   /**
    * The sessions that removals in several shards (each an atomic script) removed. One shard failing does not
    * hide what the others removed: those are returned, to be reported once, and the failure goes to
-   * onBackgroundError; the failed shard's sessions are still there for the next call. Rejects only when a
+   * onStepFailure; the failed shard's sessions are still there for the next call. Rejects only when a
    * shard failed and nothing was removed.
    */
   private async removedInShards(removals: readonly Promise<RemovedSession[]>[]): Promise<RemovedSession[]> {
